@@ -1,0 +1,114 @@
+/**
+ * The error classes sd-mali throws. Native code throws the same classes (they are handed
+ * to the addon when it loads), so `instanceof` works whatever layer failed.
+ */
+
+export type SdMaliErrorCode =
+  | 'TVM_ERROR'
+  | 'DISPOSED'
+  | 'RUNTIME_NOT_FOUND'
+  | 'UNSUPPORTED_ABI'
+  | 'ARTIFACT_ERROR'
+  | 'TOKENIZER_ERROR'
+  | 'ABORTED'
+  | 'INVALID_ARGUMENT';
+
+export class SdMaliError extends Error {
+  readonly code: SdMaliErrorCode;
+  constructor(code: SdMaliErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An error raised inside the TVM runtime; `message` is TVM's own text. */
+export class TvmError extends SdMaliError {
+  constructor(message: string) {
+    super('TVM_ERROR', message);
+  }
+  /** The first line of TVM's message, without the traceback. */
+  get summary(): string {
+    const lines = this.message.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+    return lines.find((l) => /Error|Check failed/.test(l)) ?? lines[0] ?? this.message;
+  }
+}
+
+/** A runtime object was used after `dispose()`. */
+export class DisposedError extends SdMaliError {
+  constructor(message: string) {
+    super('DISPOSED', message);
+  }
+}
+
+export interface RuntimeAttempt {
+  /** Where the library was looked for (a path, or a bare name for the system search). */
+  path: string;
+  /** Which rule produced it: the option, an environment variable or the system search. */
+  source: string;
+  /** Why it could not be used. */
+  reason: string;
+}
+
+/** No usable `libtvm_runtime.so` was found; lists every place tried. */
+export class RuntimeNotFoundError extends SdMaliError {
+  readonly attempts: readonly RuntimeAttempt[];
+  constructor(attempts: readonly RuntimeAttempt[]) {
+    const tried = attempts.map((a) => `  - ${a.path} (${a.source}): ${a.reason}`).join('\n');
+    super(
+      'RUNTIME_NOT_FOUND',
+      `No TVM runtime library could be opened. Tried:\n${tried}\n` +
+        'Build TVM with USE_OPENCL=ON and point sd-mali at it: set SD_MALI_TVM_RUNTIME=/path/to/libtvm_runtime.so ' +
+        '(or TVM_LIBRARY_PATH=/path/to/tvm/build), or pass { tvmRuntime } / --runtime.',
+    );
+    this.attempts = attempts;
+  }
+}
+
+/** The library is a TVM runtime (or not) whose C ABI sd-mali does not speak. */
+export class UnsupportedAbiError extends SdMaliError {
+  readonly abi: string;
+  readonly libraryPath: string;
+  constructor(libraryPath: string, abi: string, detail: string) {
+    super('UNSUPPORTED_ABI', `${libraryPath}: ${detail}`);
+    this.abi = abi;
+    this.libraryPath = libraryPath;
+  }
+}
+
+/** A file of the model directory is missing, damaged or not what the contract says. */
+export class ArtifactError extends SdMaliError {
+  readonly file: string;
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super('ARTIFACT_ERROR', `${file}: ${message}`, options);
+    this.file = file;
+  }
+}
+
+export class TokenizerError extends SdMaliError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TOKENIZER_ERROR', message, options);
+  }
+}
+
+/** Thrown when an AbortSignal fires; `name` is 'AbortError' like the DOM's. */
+export class AbortError extends SdMaliError {
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super('ABORTED', message, options);
+    this.name = 'AbortError';
+  }
+}
+
+export class InvalidArgumentError extends SdMaliError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new AbortError(signal.reason instanceof Error ? signal.reason.message : 'The operation was aborted', {
+      cause: signal.reason,
+    });
+  }
+}

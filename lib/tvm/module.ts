@@ -1,0 +1,51 @@
+import { TvmError } from '../errors.js';
+import type { NativeModule } from './native.js';
+import type { PackedFunction } from './packed-function.js';
+import type { TvmRuntime } from './runtime.js';
+
+/** A loaded TVM module (a compiled library, a Relax VM, ...). */
+export class Module implements Disposable {
+  /** @internal */
+  readonly native: NativeModule;
+  readonly #runtime: TvmRuntime;
+
+  /** @internal */
+  constructor(runtime: TvmRuntime, native: NativeModule) {
+    this.#runtime = runtime;
+    this.native = native;
+  }
+
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /**
+   * The function `name`, looked up in this module and, unless `queryImports` is false, in
+   * the modules it imports (where TVM keeps a library's OpenCL kernels). Undefined when absent.
+   */
+  findFunction(name: string, queryImports = true): PackedFunction | undefined {
+    const native = this.native.getFunction(name, queryImports);
+    return native === null ? undefined : this.#runtime.wrapFunction(native, name);
+  }
+
+  /** Like findFunction, but a missing function is a TvmError. */
+  getFunction(name: string, queryImports = true): PackedFunction {
+    const fn = this.findFunction(name, queryImports);
+    if (!fn) throw new TvmError(`function '${name}' is not defined in this module`);
+    return fn;
+  }
+
+  hasFunction(name: string): boolean {
+    const fn = this.findFunction(name);
+    fn?.dispose();
+    return fn !== undefined;
+  }
+
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Loads the compiled addon (prebuilt from prebuilds/, or built by node-gyp into build/)
+ * and declares its shape. Nothing here is public: lib/tvm wraps every native object in a
+ * TypeScript class.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DisposedError, TvmError } from '../errors.js';
+
+export interface NativeNDArray {
+  readonly shape: number[];
+  readonly dtype: string;
+  readonly deviceType: number;
+  readonly deviceId: number;
+  readonly byteLength: number;
+  readonly disposed: boolean;
+  copyFrom(view: ArrayBufferView | ArrayBuffer): void;
+  copyTo<T extends ArrayBufferView>(view: T): T;
+  dispose(): void;
+}
+
+export interface NativeModule {
+  readonly disposed: boolean;
+  getFunction(name: string, queryImports?: boolean): NativePackedFunction | null;
+  dispose(): void;
+}
+
+/** Tagged values the addon understands besides handles and JS primitives. */
+export type NativeTagged =
+  | { kind: 'int'; value: number | bigint }
+  | { kind: 'float'; value: number }
+  | { kind: 'device'; deviceType: number; deviceId: number }
+  | { kind: 'dtype'; value: string };
+
+export type NativeArg =
+  | NativeNDArray
+  | NativeModule
+  | NativePackedFunction
+  | NativeObject
+  | NativeTagged
+  | Uint8Array
+  | string
+  | bigint
+  | boolean
+  | null
+  | undefined;
+
+export type NativeRet =
+  | NativeNDArray
+  | NativeModule
+  | NativePackedFunction
+  | NativeObject
+  | { kind: 'device'; deviceType: number; deviceId: number }
+  | string
+  | number
+  | bigint
+  | boolean
+  | null;
+
+export interface NativePackedFunction {
+  readonly disposed: boolean;
+  call(args: readonly unknown[]): NativeRet;
+  callAsync(args: readonly unknown[]): Promise<NativeRet>;
+  dispose(): void;
+}
+
+export interface NativeObject {
+  readonly typeKey: string;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+export interface NativeRuntime {
+  readonly abi: string;
+  readonly libraryPath: string;
+  readonly disposed: boolean;
+  loadModule(path: string, format?: string): NativeModule;
+  getGlobal(name: string): NativePackedFunction | null;
+  listGlobalNames(): string[];
+  empty(shape: readonly number[], dtype: string, deviceType: number, deviceId: number): NativeNDArray;
+  sync(deviceType: number, deviceId: number): void;
+  dispose(): void;
+}
+
+export type OpenRuntimeResult =
+  | { runtime: NativeRuntime; failure?: undefined }
+  | { runtime?: undefined; failure: 'open' | 'abi' | 'conflict'; message: string; abi?: string };
+
+type Ctor<T> = abstract new (...args: never[]) => T;
+
+export interface NativeBinding {
+  readonly abiVersion: number;
+  readonly NativeNDArray: Ctor<NativeNDArray>;
+  readonly NativeModule: Ctor<NativeModule>;
+  readonly NativePackedFunction: Ctor<NativePackedFunction>;
+  readonly NativeObject: Ctor<NativeObject>;
+  readonly NativeRuntime: Ctor<NativeRuntime>;
+  openRuntime(path: string): OpenRuntimeResult;
+  setErrorClasses(classes: { TvmError: typeof TvmError; DisposedError: typeof DisposedError }): void;
+}
+
+/** The package root: the nearest folder up from here with binding.gyp. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'binding.gyp'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('sd-mali: cannot find the package root (binding.gyp)');
+    dir = parent;
+  }
+}
+
+let binding: NativeBinding | undefined;
+
+export function nativeBinding(): NativeBinding {
+  if (binding) return binding;
+  const require = createRequire(import.meta.url);
+  const load = require('node-gyp-build') as (dir: string) => unknown;
+  const loaded = load(packageRoot()) as NativeBinding;
+  loaded.setErrorClasses({ TvmError, DisposedError });
+  binding = loaded;
+  return loaded;
+}

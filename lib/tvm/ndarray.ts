@@ -1,0 +1,84 @@
+import { DisposedError } from '../errors.js';
+import { typedArrayCtorFor, type AnyTypedArray, type DType } from './dtype.js';
+import type { NativeNDArray } from './native.js';
+import type { Device } from './device-handle.js';
+
+/** An n-dimensional array in TVM's memory, on the CPU or a GPU. */
+export class NDArray implements Disposable {
+  /** @internal */
+  readonly native: NativeNDArray;
+  readonly device: Device;
+
+  /** @internal Use `runtime.empty()`. */
+  constructor(native: NativeNDArray, device: Device) {
+    this.native = native;
+    this.device = device;
+  }
+
+  get shape(): readonly number[] {
+    return this.native.shape;
+  }
+
+  get dtype(): DType {
+    return this.native.dtype as DType;
+  }
+
+  get byteLength(): number {
+    return this.native.byteLength;
+  }
+
+  get size(): number {
+    return this.native.shape.reduce((a, b) => a * b, 1);
+  }
+
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /**
+   * Copies host data in. A TypedArray must be the dtype's own kind (Float32Array for
+   * float32, Uint16Array holding the bits of float16/bfloat16, ...); a Buffer, Uint8Array,
+   * DataView or ArrayBuffer is taken as raw bytes. The byte length must match exactly.
+   */
+  copyFrom(source: ArrayBufferView | ArrayBuffer): this {
+    if (this.native.disposed) throw new DisposedError('this NDArray was disposed and can no longer be used');
+    if (ArrayBuffer.isView(source) && !(source instanceof DataView) && !(source instanceof Uint8Array)) {
+      const expected = typedArrayCtorFor(this.dtype);
+      if (expected && !(source instanceof expected)) {
+        throw new TypeError(
+          `copyFrom: a ${source.constructor.name} cannot fill a ${this.dtype} NDArray (expected ${expected.name} or raw bytes)`,
+        );
+      }
+    }
+    this.native.copyFrom(source);
+    return this;
+  }
+
+  /** Copies the array to the host, as the TypedArray of its dtype. */
+  toTypedArray(): AnyTypedArray {
+    const Ctor = typedArrayCtorFor(this.dtype);
+    if (!Ctor) throw new TypeError(`toTypedArray: dtype ${this.dtype} has no TypedArray`);
+    if (this.native.disposed) throw new DisposedError('this NDArray was disposed and can no longer be used');
+    const out = new Ctor(this.byteLength / Ctor.BYTES_PER_ELEMENT);
+    this.native.copyTo(out);
+    return out;
+  }
+
+  /** Copies the array to the host as float32; fails for other dtypes. */
+  toFloat32Array(): Float32Array {
+    if (this.dtype !== 'float32') throw new TypeError(`toFloat32Array: the NDArray is ${this.dtype}`);
+    return this.toTypedArray() as Float32Array;
+  }
+
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  toString(): string {
+    return this.disposed ? 'NDArray(disposed)' : `NDArray(${this.dtype}[${this.shape.join(',')}] on ${this.device})`;
+  }
+}

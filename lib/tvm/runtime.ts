@@ -1,0 +1,159 @@
+import { DisposedError, InvalidArgumentError, RuntimeNotFoundError, TvmError, UnsupportedAbiError, type RuntimeAttempt } from '../errors.js';
+import { Device } from './device-handle.js';
+import { DEVICE_TYPE, parseDeviceSpec, type DeviceKind } from './device.js';
+import { isDType, typedArrayCtorFor, type DType } from './dtype.js';
+import { runtimeCandidates } from './locate-runtime.js';
+import { Module } from './module.js';
+import { nativeBinding, type NativePackedFunction, type NativeRet, type NativeRuntime } from './native.js';
+import { NDArray } from './ndarray.js';
+import { TvmObject } from './object.js';
+import { PackedFunction, type TvmValue } from './packed-function.js';
+
+export interface LoadRuntimeOptions {
+  /** Path of libtvm_runtime.so (or its directory). Default: see runtimeCandidates. */
+  library?: string;
+}
+
+export type Abi = 'legacy' | 'tvm-ffi';
+
+/** An opened TVM runtime library. All its calls run on one worker thread. */
+export class TvmRuntime implements Disposable {
+  /** @internal */
+  readonly native: NativeRuntime;
+
+  /** @internal Use loadRuntime(). */
+  constructor(native: NativeRuntime) {
+    this.native = native;
+  }
+
+  /** Which C ABI the library speaks. */
+  get abi(): Abi {
+    return this.native.abi as Abi;
+  }
+
+  get libraryPath(): string {
+    return this.native.libraryPath;
+  }
+
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /** A device by kind ('opencl', 'cpu', ...) or spec ('opencl:1'). */
+  device(kind: DeviceKind | string = 'cpu', id?: number): Device {
+    const spec = parseDeviceSpec(kind);
+    const deviceId = id ?? spec.id;
+    if (!Number.isInteger(deviceId) || deviceId < 0) throw new RangeError(`device id must be a non-negative integer, got ${deviceId}`);
+    this.#check();
+    return new Device(this, DEVICE_TYPE[spec.kind], deviceId);
+  }
+
+  /** Loads a module file (a compiled library such as stable_diffusion_opencl.so). */
+  loadModule(path: string, format = ''): Module {
+    return new Module(this, this.native.loadModule(path, format));
+  }
+
+  findGlobalFunction(name: string): PackedFunction | undefined {
+    const fn = this.native.getGlobal(name);
+    return fn === null ? undefined : this.wrapFunction(fn, name);
+  }
+
+  /** A registered global function; a missing one is a TvmError. */
+  getGlobalFunction(name: string): PackedFunction {
+    const fn = this.findGlobalFunction(name);
+    if (!fn) throw new TvmError(`global function '${name}' is not registered in ${this.libraryPath}`);
+    return fn;
+  }
+
+  listGlobalFunctions(): string[] {
+    return this.native.listGlobalNames();
+  }
+
+  /** An uninitialised array on `device` (default: the CPU). */
+  empty(shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): NDArray {
+    if (!isDType(dtype)) throw new TypeError(`unsupported dtype '${String(dtype)}'`);
+    return new NDArray(this.native.empty(shape, dtype, device.deviceType, device.deviceId), device);
+  }
+
+  /** An array on `device` holding a copy of `data`. */
+  ndarray(data: ArrayBufferView, shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): NDArray {
+    const arr = this.empty(shape, dtype, device);
+    try {
+      arr.copyFrom(data);
+    } catch (err) {
+      arr.dispose();
+      throw err;
+    }
+    return arr;
+  }
+
+  /** A runtime.Array object of the given arrays: what model functions take as weights. */
+  array(items: readonly NDArray[]): TvmObject {
+    for (const item of items) {
+      if (!(item instanceof NDArray)) throw new TypeError('runtime.array() takes NDArrays');
+    }
+    const make = this.getGlobalFunction('runtime.Array');
+    let out;
+    try {
+      out = make.call(...items);
+    } finally {
+      make.dispose();
+    }
+    if (!(out instanceof TvmObject)) throw new TvmError('runtime.Array did not return an object');
+    return out;
+  }
+
+  /** Waits until `device` has finished all queued work. */
+  sync(device: Device): void {
+    this.native.sync(device.deviceType, device.deviceId);
+  }
+
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** @internal */
+  wrapFunction(native: NativePackedFunction, name: string): PackedFunction {
+    return new PackedFunction(this, native, name);
+  }
+
+  /** @internal Converts what the addon returned into the public classes. */
+  wrap(value: NativeRet, name = ''): TvmValue {
+    const b = nativeBinding();
+    if (value instanceof b.NativeNDArray) return new NDArray(value, new Device(this, value.deviceType, value.deviceId));
+    if (value instanceof b.NativeModule) return new Module(this, value);
+    if (value instanceof b.NativePackedFunction) return new PackedFunction(this, value, name);
+    if (value instanceof b.NativeObject) return new TvmObject(value);
+    if (value !== null && typeof value === 'object' && 'kind' in value && value.kind === 'device') {
+      return new Device(this, value.deviceType, value.deviceId);
+    }
+    return value as TvmValue;
+  }
+
+  #check(): void {
+    if (this.native.disposed) throw new DisposedError('this runtime was disposed and can no longer be used');
+  }
+}
+
+/**
+ * Finds and opens libtvm_runtime.so. Throws RuntimeNotFoundError (every path tried) or
+ * UnsupportedAbiError (a runtime whose ABI sd-mali does not speak).
+ */
+export function loadRuntime(options: LoadRuntimeOptions = {}): TvmRuntime {
+  const binding = nativeBinding();
+  const attempts: RuntimeAttempt[] = [];
+  for (const candidate of runtimeCandidates(options.library)) {
+    const result = binding.openRuntime(candidate.path);
+    if (result.runtime) return new TvmRuntime(result.runtime);
+    if (result.failure === 'abi') throw new UnsupportedAbiError(candidate.path, result.abi ?? 'unknown', result.message);
+    if (result.failure === 'conflict') throw new InvalidArgumentError(result.message);
+    attempts.push({ ...candidate, reason: result.message });
+  }
+  throw new RuntimeNotFoundError(attempts);
+}
+
+export { typedArrayCtorFor };

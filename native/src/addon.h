@@ -1,0 +1,42 @@
+// Per-environment state of the addon and the helpers every wrapper shares.
+#pragma once
+
+#include <napi.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "backend.h"
+#include "core.h"
+
+namespace sdmali {
+
+struct AddonData {
+  // Error classes defined in TypeScript (lib/errors.ts) and handed over by setErrorClasses,
+  // so native code throws the same classes users import.
+  Napi::FunctionReference tvmError;
+  Napi::FunctionReference disposedError;
+  Napi::FunctionReference ndarrayCtor;
+  Napi::FunctionReference moduleCtor;
+  Napi::FunctionReference functionCtor;
+  Napi::FunctionReference objectCtor;
+  Napi::FunctionReference runtimeCtor;
+  std::map<std::string, std::shared_ptr<Core>> cores;  // by library path; never unloaded
+};
+
+AddonData& addonData(Napi::Env env);
+
+// Throws (as a C++ exception carrying a JS error) an instance of a registered class, or a
+// plain Error when the class was not registered.
+[[noreturn]] void throwTvmError(Napi::Env env, const std::string& message);
+[[noreturn]] void throwDisposed(Napi::Env env, const char* what);
+[[noreturn]] void throwType(Napi::Env env, const std::string& message);
+[[noreturn]] void throwRange(Napi::Env env, const std::string& message);
+Napi::Error makeTvmError(Napi::Env env, const std::string& message);
+
+// Wraps an owned runtime handle in the JavaScript class of its kind.
+Napi::Value wrapHandle(Napi::Env env, const std::shared_ptr<Core>& core, RawHandle raw,
+                       ArrayInfo info, std::string typeKey);
+
+}  // namespace sdmali

@@ -1,0 +1,61 @@
+// A TVM runtime library opened in this process: its ABI implementation and the worker
+// thread that makes every call into it. Lives until the Node.js environment is torn down
+// (TVM runtimes cannot be safely unloaded), so handles never outlive their runtime.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backend.h"
+#include "worker.h"
+
+namespace sdmali {
+
+class Core {
+ public:
+  Core(std::string path, void* library, std::unique_ptr<Backend> backend)
+      : path_(std::move(path)), library_(library), backend_(std::move(backend)) {}
+
+  const std::string& path() const { return path_; }
+  Backend& backend() { return *backend_; }
+  Worker& worker() { return worker_; }
+
+  // Frees a runtime handle on the worker thread (inline when already there). After
+  // shutdown the process is exiting and the handle is left to the OS.
+  void release(RawHandle handle) noexcept;
+
+  void shutdown() { worker_.stop(); }
+
+ private:
+  std::string path_;
+  void* library_;
+  std::unique_ptr<Backend> backend_;
+  Worker worker_;
+};
+
+// Owns one runtime handle (NDArray, Module, PackedFunc or Object). Shared between the
+// JavaScript wrapper and any call in flight that uses it, so dispose() during a call
+// frees the handle only after the call.
+class NativeHandle {
+ public:
+  NativeHandle(std::shared_ptr<Core> core, RawHandle raw, ArrayInfo info = {},
+               std::string typeKey = {})
+      : core_(std::move(core)), raw_(raw), info_(std::move(info)), typeKey_(std::move(typeKey)) {}
+  ~NativeHandle() { core_->release(raw_); }
+  NativeHandle(const NativeHandle&) = delete;
+  NativeHandle& operator=(const NativeHandle&) = delete;
+
+  HandleKind kind() const { return raw_.kind; }
+  void* ptr() const { return raw_.ptr; }
+  const ArrayInfo& info() const { return info_; }
+  const std::string& typeKey() const { return typeKey_; }
+  const std::shared_ptr<Core>& core() const { return core_; }
+
+ private:
+  std::shared_ptr<Core> core_;
+  RawHandle raw_;
+  ArrayInfo info_;
+  std::string typeKey_;
+};
+
+}  // namespace sdmali

@@ -1,0 +1,267 @@
+#include "handles.h"
+
+#include "addon.h"
+#include "convert.h"
+#include "dtype.h"
+
+namespace sdmali {
+namespace {
+
+struct View {
+  uint8_t* data = nullptr;
+  size_t length = 0;
+};
+
+View viewFromJs(Napi::Env env, const Napi::Value& v) {
+  if (v.IsTypedArray()) {
+    auto t = v.As<Napi::TypedArray>();
+    return {static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(), t.ByteLength()};
+  }
+  if (v.IsDataView()) {
+    auto d = v.As<Napi::DataView>();
+    return {static_cast<uint8_t*>(d.ArrayBuffer().Data()) + d.ByteOffset(), d.ByteLength()};
+  }
+  if (v.IsArrayBuffer()) {
+    auto b = v.As<Napi::ArrayBuffer>();
+    return {static_cast<uint8_t*>(b.Data()), b.ByteLength()};
+  }
+  throwType(env, "expected a TypedArray, Buffer, DataView or ArrayBuffer");
+}
+
+}  // namespace
+
+// ---- NDArray ----------------------------------------------------------------------------
+
+Napi::Function NDArrayWrap::Init(Napi::Env env) {
+  return DefineClass(env, "NativeNDArray",
+                     {InstanceAccessor<&NDArrayWrap::Shape>("shape"),
+                      InstanceAccessor<&NDArrayWrap::DTypeName>("dtype"),
+                      InstanceAccessor<&NDArrayWrap::DeviceType>("deviceType"),
+                      InstanceAccessor<&NDArrayWrap::DeviceIndex>("deviceId"),
+                      InstanceAccessor<&NDArrayWrap::ByteLength>("byteLength"),
+                      InstanceAccessor<&NDArrayWrap::Disposed>("disposed"),
+                      InstanceMethod<&NDArrayWrap::CopyFrom>("copyFrom"),
+                      InstanceMethod<&NDArrayWrap::CopyTo>("copyTo"),
+                      InstanceMethod<&NDArrayWrap::Dispose>("dispose")});
+}
+
+NDArrayWrap::NDArrayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NDArrayWrap>(info) {}
+
+NDArrayWrap::~NDArrayWrap() { releaseMemory(); }
+
+void NDArrayWrap::Adopt(Napi::Env env, HandleRef handle) {
+  handle_ = std::move(handle);
+  env_ = env;
+  // Tell V8 how much memory hides behind this small object, so the GC runs finalizers
+  // of forgotten arrays before the device fills up.
+  reported_ = static_cast<int64_t>(handle_->info().nbytes);
+  Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
+}
+
+void NDArrayWrap::releaseMemory() {
+  if (reported_ != 0 && env_ != nullptr) {
+    int64_t ignored = 0;
+    napi_adjust_external_memory(env_, -reported_, &ignored);
+  }
+  reported_ = 0;
+  handle_.reset();
+}
+
+Napi::Value NDArrayWrap::Shape(const Napi::CallbackInfo& info) {
+  const auto& shape = require(info.Env(), "NDArray")->info().shape;
+  Napi::Array out = Napi::Array::New(info.Env(), shape.size());
+  for (size_t i = 0; i < shape.size(); ++i)
+    out.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(shape[i])));
+  return out;
+}
+
+Napi::Value NDArrayWrap::DTypeName(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), formatDType(require(info.Env(), "NDArray")->info().dtype));
+}
+
+Napi::Value NDArrayWrap::DeviceType(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), require(info.Env(), "NDArray")->info().device.type);
+}
+
+Napi::Value NDArrayWrap::DeviceIndex(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), require(info.Env(), "NDArray")->info().device.id);
+}
+
+Napi::Value NDArrayWrap::ByteLength(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(require(info.Env(), "NDArray")->info().nbytes));
+}
+
+Napi::Value NDArrayWrap::Disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !handle_);
+}
+
+Napi::Value NDArrayWrap::CopyFrom(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HandleRef h = require(env, "NDArray");
+  View view = viewFromJs(env, info[0]);
+  if (view.length != h->info().nbytes) {
+    throwRange(env, "copyFrom: the source has " + std::to_string(view.length) +
+                        " bytes, the NDArray holds " + std::to_string(h->info().nbytes));
+  }
+  Core& core = *h->core();
+  // The main thread waits, so the JavaScript memory stays put while the worker reads it.
+  Status err = core.worker().runSync(
+      [&] { return core.backend().copyFromBytes(h->ptr(), view.data, view.length); });
+  if (err) throwTvmError(env, *err);
+  return info.This();
+}
+
+Napi::Value NDArrayWrap::CopyTo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HandleRef h = require(env, "NDArray");
+  View view = viewFromJs(env, info[0]);
+  if (view.length != h->info().nbytes) {
+    throwRange(env, "copyTo: the destination has " + std::to_string(view.length) +
+                        " bytes, the NDArray holds " + std::to_string(h->info().nbytes));
+  }
+  Core& core = *h->core();
+  Status err = core.worker().runSync(
+      [&] { return core.backend().copyToBytes(h->ptr(), view.data, view.length); });
+  if (err) throwTvmError(env, *err);
+  return info[0];
+}
+
+Napi::Value NDArrayWrap::Dispose(const Napi::CallbackInfo& info) {
+  releaseMemory();
+  return info.Env().Undefined();
+}
+
+// ---- Module -----------------------------------------------------------------------------
+
+Napi::Function ModuleWrap::Init(Napi::Env env) {
+  return DefineClass(env, "NativeModule",
+                     {InstanceMethod<&ModuleWrap::GetFunction>("getFunction"),
+                      InstanceAccessor<&ModuleWrap::Disposed>("disposed"),
+                      InstanceMethod<&ModuleWrap::Dispose>("dispose")});
+}
+
+Napi::Value ModuleWrap::GetFunction(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HandleRef h = require(env, "Module");
+  if (!info[0].IsString()) throwType(env, "getFunction: the name must be a string");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  const bool queryImports = info[1].IsUndefined() ? true : info[1].ToBoolean().Value();
+  Core& core = *h->core();
+  RawHandle fn{HandleKind::Function, nullptr};
+  Status err = core.worker().runSync(
+      [&] { return core.backend().getFunction(h->ptr(), name, queryImports, &fn); });
+  if (err) throwTvmError(env, *err);
+  if (fn.ptr == nullptr) return env.Null();
+  return wrapHandle(env, h->core(), fn, {}, {});
+}
+
+Napi::Value ModuleWrap::Disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !handle_);
+}
+
+Napi::Value ModuleWrap::Dispose(const Napi::CallbackInfo& info) {
+  handle_.reset();
+  return info.Env().Undefined();
+}
+
+// ---- PackedFunction ---------------------------------------------------------------------
+
+Napi::Function FunctionWrap::Init(Napi::Env env) {
+  return DefineClass(env, "NativePackedFunction",
+                     {InstanceMethod<&FunctionWrap::Call>("call"),
+                      InstanceMethod<&FunctionWrap::CallAsync>("callAsync"),
+                      InstanceAccessor<&FunctionWrap::Disposed>("disposed"),
+                      InstanceMethod<&FunctionWrap::Dispose>("dispose")});
+}
+
+Napi::Value FunctionWrap::Call(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HandleRef h = require(env, "PackedFunction");
+  std::vector<Arg> args = argsFromJs(env, info[0], *h->core());
+  Core& core = *h->core();
+  Ret ret;
+  Status err = core.worker().runSync([&] { return core.backend().call(h->ptr(), args, &ret); });
+  if (err) throwTvmError(env, *err);
+  return retToJs(env, h->core(), std::move(ret));
+}
+
+namespace {
+
+struct AsyncCall {
+  HandleRef function;
+  std::vector<Arg> args;
+  Ret ret;
+  Status error;
+};
+
+}  // namespace
+
+Napi::Value FunctionWrap::CallAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HandleRef h = require(env, "PackedFunction");
+  auto job = std::make_shared<AsyncCall>();
+  job->function = h;
+  job->args = argsFromJs(env, info[0], *h->core());
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+  Napi::Promise promise = deferred->Promise();
+  // One thread-safe function per call: it keeps the event loop alive until the result is
+  // delivered, and is released right after.
+  auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                            "sd-mali.callAsync", 0, 1);
+  auto core = h->core();
+  bool queued = core->worker().post([job, deferred, tsfn, core]() mutable {
+    job->error = core->backend().call(job->function->ptr(), job->args, &job->ret);
+    job->args.clear();  // drop argument handles here, on the worker
+    job->function.reset();
+    tsfn.BlockingCall([job, deferred, core](Napi::Env env, Napi::Function) {
+      try {
+        if (job->error) {
+          deferred->Reject(makeTvmError(env, *job->error).Value());
+        } else {
+          deferred->Resolve(retToJs(env, core, std::move(job->ret)));
+        }
+      } catch (const Napi::Error& e) {
+        deferred->Reject(e.Value());
+      }
+    });
+    tsfn.Release();
+  });
+  if (!queued) {
+    tsfn.Release();
+    deferred->Reject(makeTvmError(env, "the TVM runtime was shut down").Value());
+  }
+  return promise;
+}
+
+Napi::Value FunctionWrap::Disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !handle_);
+}
+
+Napi::Value FunctionWrap::Dispose(const Napi::CallbackInfo& info) {
+  handle_.reset();
+  return info.Env().Undefined();
+}
+
+// ---- Object -----------------------------------------------------------------------------
+
+Napi::Function ObjectWrapper::Init(Napi::Env env) {
+  return DefineClass(env, "NativeObject",
+                     {InstanceAccessor<&ObjectWrapper::TypeKey>("typeKey"),
+                      InstanceAccessor<&ObjectWrapper::Disposed>("disposed"),
+                      InstanceMethod<&ObjectWrapper::Dispose>("dispose")});
+}
+
+Napi::Value ObjectWrapper::TypeKey(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), require(info.Env(), "TvmObject")->typeKey());
+}
+
+Napi::Value ObjectWrapper::Disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !handle_);
+}
+
+Napi::Value ObjectWrapper::Dispose(const Napi::CallbackInfo& info) {
+  handle_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace sdmali

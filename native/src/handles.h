@@ -1,0 +1,85 @@
+// JavaScript classes over runtime handles: NDArray, Module, PackedFunction and Object.
+// Each is a small ObjectWrap around a shared NativeHandle; dispose() drops the wrapper's
+// share, the finalizer is the safety net.
+#pragma once
+
+#include <napi.h>
+
+#include "addon.h"
+#include "core.h"
+
+namespace sdmali {
+
+class HandleWrap {
+ public:
+  const HandleRef& handle() const { return handle_; }
+
+ protected:
+  HandleRef& require(Napi::Env env, const char* what) {
+    if (!handle_) throwDisposed(env, what);
+    return handle_;
+  }
+  HandleRef handle_;
+};
+
+class NDArrayWrap : public Napi::ObjectWrap<NDArrayWrap>, public HandleWrap {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit NDArrayWrap(const Napi::CallbackInfo& info);
+  ~NDArrayWrap() override;
+  void Adopt(Napi::Env env, HandleRef handle);
+
+ private:
+  Napi::Value Shape(const Napi::CallbackInfo& info);
+  Napi::Value DTypeName(const Napi::CallbackInfo& info);
+  Napi::Value DeviceType(const Napi::CallbackInfo& info);
+  Napi::Value DeviceIndex(const Napi::CallbackInfo& info);
+  Napi::Value ByteLength(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Napi::Value CopyFrom(const Napi::CallbackInfo& info);
+  Napi::Value CopyTo(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  void releaseMemory();
+
+  napi_env env_ = nullptr;
+  int64_t reported_ = 0;
+};
+
+class ModuleWrap : public Napi::ObjectWrap<ModuleWrap>, public HandleWrap {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleWrap>(info) {}
+  void Adopt(HandleRef handle) { handle_ = std::move(handle); }
+
+ private:
+  Napi::Value GetFunction(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+};
+
+class FunctionWrap : public Napi::ObjectWrap<FunctionWrap>, public HandleWrap {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit FunctionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FunctionWrap>(info) {}
+  void Adopt(HandleRef handle) { handle_ = std::move(handle); }
+
+ private:
+  Napi::Value Call(const Napi::CallbackInfo& info);
+  Napi::Value CallAsync(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+};
+
+class ObjectWrapper : public Napi::ObjectWrap<ObjectWrapper>, public HandleWrap {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit ObjectWrapper(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ObjectWrapper>(info) {}
+  void Adopt(HandleRef handle) { handle_ = std::move(handle); }
+
+ private:
+  Napi::Value TypeKey(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+};
+
+}  // namespace sdmali

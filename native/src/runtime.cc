@@ -1,0 +1,127 @@
+#include "runtime.h"
+
+#include <cmath>
+#include <limits>
+
+#include "addon.h"
+#include "convert.h"
+#include "dtype.h"
+
+namespace sdmali {
+
+Napi::Function RuntimeWrap::Init(Napi::Env env) {
+  return DefineClass(env, "NativeRuntime",
+                     {InstanceAccessor<&RuntimeWrap::Abi>("abi"),
+                      InstanceAccessor<&RuntimeWrap::Path>("libraryPath"),
+                      InstanceAccessor<&RuntimeWrap::Disposed>("disposed"),
+                      InstanceMethod<&RuntimeWrap::LoadModule>("loadModule"),
+                      InstanceMethod<&RuntimeWrap::GetGlobal>("getGlobal"),
+                      InstanceMethod<&RuntimeWrap::ListGlobalNames>("listGlobalNames"),
+                      InstanceMethod<&RuntimeWrap::Empty>("empty"),
+                      InstanceMethod<&RuntimeWrap::Sync>("sync"),
+                      InstanceMethod<&RuntimeWrap::Dispose>("dispose")});
+}
+
+Core& RuntimeWrap::require(Napi::Env env) {
+  if (!core_) throwDisposed(env, "runtime");
+  return *core_;
+}
+
+Napi::Value RuntimeWrap::Abi(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), require(info.Env()).backend().abi());
+}
+
+Napi::Value RuntimeWrap::Path(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), require(info.Env()).path());
+}
+
+Napi::Value RuntimeWrap::Disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !core_);
+}
+
+Napi::Value RuntimeWrap::LoadModule(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Core& core = require(env);
+  if (!info[0].IsString()) throwType(env, "loadModule: the path must be a string");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string format = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  RawHandle mod{HandleKind::Module, nullptr};
+  Status err = core.worker().runSync([&] { return core.backend().loadModule(path, format, &mod); });
+  if (err) throwTvmError(env, *err);
+  return wrapHandle(env, core_, mod, {}, {});
+}
+
+Napi::Value RuntimeWrap::GetGlobal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Core& core = require(env);
+  if (!info[0].IsString()) throwType(env, "getGlobalFunction: the name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  RawHandle fn{HandleKind::Function, nullptr};
+  Status err = core.worker().runSync([&] { return core.backend().getGlobal(name, &fn); });
+  if (err) throwTvmError(env, *err);
+  if (fn.ptr == nullptr) return env.Null();
+  return wrapHandle(env, core_, fn, {}, {});
+}
+
+Napi::Value RuntimeWrap::ListGlobalNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Core& core = require(env);
+  std::vector<std::string> names;
+  Status err = core.worker().runSync([&] { return core.backend().listGlobalNames(&names); });
+  if (err) throwTvmError(env, *err);
+  Napi::Array out = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), names[i]);
+  return out;
+}
+
+Napi::Value RuntimeWrap::Empty(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Core& core = require(env);
+  if (!info[0].IsArray()) throwType(env, "empty: the shape must be an array of integers");
+  Napi::Array jsShape = info[0].As<Napi::Array>();
+  if (jsShape.Length() > 32) throwRange(env, "empty: at most 32 dimensions");
+  if (!info[1].IsString()) throwType(env, "empty: the dtype must be a string such as 'float32'");
+  auto dtype = parseDType(info[1].As<Napi::String>().Utf8Value());
+  if (!dtype) throwType(env, "empty: unknown dtype '" + info[1].As<Napi::String>().Utf8Value() + "'");
+  DeviceId device = deviceFromJs(env, info[2], info[3]);
+
+  std::vector<int64_t> shape;
+  // Checked in double precision first: the element count must stay a safe integer.
+  double elements = 1;
+  for (uint32_t i = 0; i < jsShape.Length(); ++i) {
+    Napi::Value d = jsShape.Get(i);
+    if (!d.IsNumber()) throwType(env, "empty: shape[" + std::to_string(i) + "] is not a number");
+    double v = d.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(v) || std::floor(v) != v) throwType(env, "empty: shape[" + std::to_string(i) + "] is not an integer");
+    if (v < 0) throwRange(env, "empty: shape[" + std::to_string(i) + "] is negative");
+    elements *= v;
+    shape.push_back(static_cast<int64_t>(v));
+  }
+  if (elements * static_cast<double>(dtype->bytes()) > static_cast<double>(1ULL << 48)) {
+    throwRange(env, "empty: the array would exceed 256 TiB");
+  }
+  RawHandle arr{HandleKind::NDArray, nullptr};
+  ArrayInfo ai;
+  Status err = core.worker().runSync(
+      [&] { return core.backend().arrayAlloc(shape, *dtype, device, &arr, &ai); });
+  if (err) throwTvmError(env, *err);
+  return wrapHandle(env, core_, arr, std::move(ai), {});
+}
+
+Napi::Value RuntimeWrap::Sync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Core& core = require(env);
+  DeviceId device = deviceFromJs(env, info[0], info[1]);
+  Status err = core.worker().runSync([&] { return core.backend().synchronize(device); });
+  if (err) throwTvmError(env, *err);
+  return env.Undefined();
+}
+
+Napi::Value RuntimeWrap::Dispose(const Napi::CallbackInfo& info) {
+  // The library stays loaded (TVM cannot be unloaded safely) and objects made from this
+  // runtime stay valid until they are disposed; only this handle stops working.
+  core_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace sdmali
