@@ -93,13 +93,28 @@ Napi::Value OpenRuntime(const Napi::CallbackInfo& info) {
     core = it->second;
   } else {
     if (!data.cores.empty()) {
+      // Report a bad path or ABI as such; a second good runtime is a conflict, unless it
+      // is the same file under another name.
+      ProbeResult probe = probeLibrary(path);
       Napi::Object out = Napi::Object::New(env);
-      out.Set("failure", "conflict");
-      out.Set("message", "another TVM runtime is already loaded in this process (" +
-                             data.cores.begin()->first +
-                             "); two TVM runtimes cannot share one process");
-      return out;
+      if (!probe.failure.empty()) {
+        out.Set("failure", probe.failure);
+        out.Set("message", probe.message);
+        if (!probe.abi.empty()) out.Set("abi", probe.abi);
+        return out;
+      }
+      for (auto& [loadedPath, loaded] : data.cores) {
+        if (loaded->library() == probe.library) core = loaded;
+      }
+      if (!core) {
+        out.Set("failure", "conflict");
+        out.Set("message", "another TVM runtime is already loaded in this process (" +
+                               data.cores.begin()->first +
+                               "); two TVM runtimes cannot share one process");
+        return out;
+      }
     }
+    if (!core) {
     OpenResult opened = openLibrary(path);
     if (!opened.core) {
       Napi::Object out = Napi::Object::New(env);
@@ -110,6 +125,7 @@ Napi::Value OpenRuntime(const Napi::CallbackInfo& info) {
     }
     core = opened.core;
     data.cores[path] = core;
+    }
   }
   Napi::Object runtime = data.runtimeCtor.New({});
   RuntimeWrap::Unwrap(runtime)->Adopt(core);

@@ -17,6 +17,7 @@ class Core {
       : path_(std::move(path)), library_(library), backend_(std::move(backend)) {}
 
   const std::string& path() const { return path_; }
+  void* library() const { return library_; }
   Backend& backend() { return *backend_; }
   Worker& worker() { return worker_; }
 

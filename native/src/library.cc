@@ -28,10 +28,10 @@ std::string detectAbi(void* lib) {
 
 }  // namespace
 
-OpenResult openLibrary(const std::string& path) {
-  OpenResult result;
+ProbeResult probeLibrary(const std::string& path) {
+  ProbeResult result;
   dlerror();
-  // Probe privately first, so a library we refuse never lends its symbols to the process.
+  // Probe privately, so a library we refuse never lends its symbols to the process.
   void* probe = dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);
   if (probe == nullptr) {
     const char* err = dlerror();
@@ -40,28 +40,38 @@ OpenResult openLibrary(const std::string& path) {
     return result;
   }
   result.abi = detectAbi(probe);
-  if (result.abi != "legacy") {
-    dlclose(probe);
-    result.failure = "abi";
-    if (result.abi == "tvm-ffi") {
-      result.message =
-          "this runtime uses the tvm-ffi ABI of TVM >= v0.22, which this version of sd-mali does "
-          "not implement yet; use a TVM <= v0.20 runtime (legacy ABI)";
-    } else if (result.abi == "v0.21-transitional") {
-      result.message =
-          "this runtime uses the transitional ABI of TVM v0.21, which sd-mali does not support; "
-          "use a TVM <= v0.20 runtime";
-    } else {
-      result.message =
-          "the library exports neither the legacy TVM C API (TVMFuncCall, TVMArrayAlloc) nor "
-          "tvm-ffi (TVMFFIFunctionCall): it is not a TVM runtime";
-    }
+  result.library = probe;
+  dlclose(probe);
+  if (result.abi == "legacy") return result;
+  result.failure = "abi";
+  if (result.abi == "tvm-ffi") {
+    result.message =
+        "this runtime uses the tvm-ffi ABI of TVM >= v0.22, which this version of sd-mali does "
+        "not implement yet; use a TVM <= v0.20 runtime (legacy ABI)";
+  } else if (result.abi == "v0.21-transitional") {
+    result.message =
+        "this runtime uses the transitional ABI of TVM v0.21, which sd-mali does not support; "
+        "use a TVM <= v0.20 runtime";
+  } else {
+    result.message =
+        "the library exports neither the legacy TVM C API (TVMFuncCall, TVMArrayAlloc) nor "
+        "tvm-ffi (TVMFFIFunctionCall): it is not a TVM runtime";
+  }
+  return result;
+}
+
+OpenResult openLibrary(const std::string& path) {
+  OpenResult result;
+  ProbeResult probe = probeLibrary(path);
+  result.abi = probe.abi;
+  if (!probe.failure.empty()) {
+    result.failure = probe.failure;
+    result.message = probe.message;
     return result;
   }
   // Promote to global visibility, as TVM's Python package does: compiled model libraries
   // resolve TVM backend symbols against the process.
   void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
-  dlclose(probe);
   if (lib == nullptr) {
     const char* err = dlerror();
     result.failure = "open";
@@ -76,6 +86,7 @@ OpenResult openLibrary(const std::string& path) {
     return result;
   }
   result.core = std::make_shared<Core>(path, lib, std::move(backend));
+  result.library = lib;
   return result;
 }
 

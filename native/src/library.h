@@ -15,8 +15,20 @@ struct OpenResult {
   std::string failure;
   std::string message;
   std::string abi;  // the detected ABI, also on an "abi" failure
+  void* library = nullptr;
 };
 
 OpenResult openLibrary(const std::string& path);
+
+// Checks, without loading it for good, whether `path` opens and speaks a supported ABI.
+// On success `failure` is empty and `library` is the loader's handle (to compare with one
+// already open); the probe is closed again.
+struct ProbeResult {
+  std::string failure;
+  std::string message;
+  std::string abi;
+  void* library = nullptr;
+};
+ProbeResult probeLibrary(const std::string& path);
 
 }  // namespace sdmali

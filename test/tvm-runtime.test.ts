@@ -1,0 +1,222 @@
+// The low-level TVM API against the real runtime: a C library with TVM's packed-function
+// calling convention, NDArrays of every dtype on cpu and opencl, global functions, errors.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tvm from '../lib/tvm/index.js';
+import { buildPackedFuncsLibrary } from './support/c-libraries.js';
+import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
+import { testRuntime, titled } from './support/shared-data.js';
+
+const runtimeInfo = testRuntime();
+
+describe.skipIf(!runtimeInfo.available)(titled('TVM runtime (legacy ABI)', runtimeInfo), () => {
+  let rt: tvm.TvmRuntime;
+  let lib: tvm.Module;
+
+  beforeAll(() => {
+    rt = tvm.loadRuntime({ library: runtimeInfo.path });
+    lib = rt.loadModule(buildPackedFuncsLibrary());
+  });
+  afterAll(() => {
+    lib?.dispose();
+  });
+
+  it('reports the legacy ABI and the library it opened', () => {
+    expect(rt.abi).toBe('legacy');
+    expect(rt.libraryPath).toBe(runtimeInfo.path);
+  });
+
+  it('opening the same library again shares the runtime', () => {
+    const again = tvm.loadRuntime({ library: runtimeInfo.path });
+    expect(again.abi).toBe('legacy');
+    again.dispose();
+    expect(again.disposed).toBe(true);
+    expect(rt.disposed).toBe(false);
+    expect(() => again.device('cpu')).toThrow(tvm.DisposedError);
+  });
+
+  describe('a C library with the packed-function calling convention', () => {
+    it('adds two NDArrays', () => {
+      const n = 1000;
+      const a = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+      const b = Float32Array.from({ length: n }, (_, i) => i / 7);
+      const x = rt.ndarray(a, [10, 100], 'float32');
+      const y = rt.ndarray(b, [10, 100], 'float32');
+      const out = rt.empty([10, 100], 'float32');
+      expect(lib.getFunction('add_f32').call(x, y, out)).toBeNull();
+      const got = out.toFloat32Array();
+      for (let i = 0; i < n; i++) expect(got[i]).toBe(Math.fround(a[i]! + b[i]!));
+      for (const arr of [x, y, out]) arr.dispose();
+    });
+
+    it('receives typed scalars typed: int stays int, float stays float', () => {
+      expect(lib.getFunction('scale').call(tvm.int(3), tvm.float(0.5))).toBe(1.5);
+      expect(lib.getFunction('scale').call(tvm.int(7n), tvm.float(2))).toBe(14);
+      expect(() => lib.getFunction('scale').call(tvm.float(3), tvm.float(0.5))).toThrow(tvm.TvmError);
+    });
+
+    it('refuses a plain number rather than guessing its type', () => {
+      const scale = lib.getFunction('scale');
+      expect(() => scale.call(3 as unknown as tvm.TvmInt, tvm.float(1))).toThrow(/ambiguous.*tvm\.int\(3\)/);
+    });
+
+    it('turns an error raised through TVMAPISetLastError into a TvmError with its message', () => {
+      let caught: unknown;
+      try {
+        lib.getFunction('raise_error').call('the reason');
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(tvm.TvmError);
+      expect((caught as tvm.TvmError).message).toContain('raised on purpose: the reason');
+      expect((caught as tvm.TvmError).code).toBe('TVM_ERROR');
+    });
+
+    it('returns strings (runtime String objects) as JavaScript strings', () => {
+      expect(lib.getFunction('greet').call('Mali')).toBe('hello, Mali');
+    });
+
+    it('a missing function is undefined from findFunction and a TvmError from getFunction', () => {
+      expect(lib.findFunction('no_such_function')).toBeUndefined();
+      expect(() => lib.getFunction('no_such_function')).toThrow(tvm.TvmError);
+      expect(lib.hasFunction('add_f32')).toBe(true);
+    });
+
+    it('callAsync keeps the event loop running during a long call', async () => {
+      const sleep = lib.getFunction('sleep_ms');
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 10);
+      const started = Date.now();
+      const result = await sleep.callAsync(tvm.int(400));
+      clearInterval(timer);
+      expect(result).toBe(400);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+      // A blocked loop would fire at most once after the call.
+      expect(ticks).toBeGreaterThanOrEqual(10);
+    });
+
+    it('async calls run one at a time, in order, and errors reject with TvmError', async () => {
+      const order: number[] = [];
+      const sleep = lib.getFunction('sleep_ms');
+      const p1 = sleep.callAsync(tvm.int(60)).then((v) => order.push(Number(v)));
+      const p2 = lib.getFunction('raise_error').callAsync('async');
+      const p3 = sleep.callAsync(tvm.int(1)).then((v) => order.push(Number(v)));
+      await expect(p2).rejects.toThrow(tvm.TvmError);
+      await Promise.all([p1, p3]);
+      expect(order).toEqual([60, 1]);
+    });
+
+    it('disposing a function while its async call runs frees it after the call', async () => {
+      const sleep = lib.getFunction('sleep_ms');
+      const pending = sleep.callAsync(tvm.int(50));
+      sleep.dispose();
+      expect(sleep.disposed).toBe(true);
+      await expect(pending).resolves.toBe(50);
+      expect(() => sleep.call(tvm.int(1))).toThrow(tvm.DisposedError);
+    });
+  });
+
+  describe('global functions', () => {
+    it('lists and calls them', () => {
+      const names = rt.listGlobalFunctions();
+      expect(names).toContain('runtime.GetDeviceAttr');
+      expect(names).toContain('runtime.Array');
+      const getAttr = rt.getGlobalFunction('runtime.GetDeviceAttr');
+      expect(getAttr.call(tvm.int(1), tvm.int(0), tvm.int(0))).toBe(1); // cpu exists
+      getAttr.dispose();
+    });
+
+    it('a missing global is a TvmError', () => {
+      expect(() => rt.getGlobalFunction('sd_mali.no_such_global')).toThrow(tvm.TvmError);
+      expect(rt.findGlobalFunction('sd_mali.no_such_global')).toBeUndefined();
+    });
+
+    it('runtime.array builds the Array object model functions take', () => {
+      const items = [rt.ndarray(new Float32Array([1]), [1], 'float32'), rt.empty([2, 3], 'int32')];
+      const arr = rt.array(items);
+      expect(arr.typeKey).toMatch(/Array/);
+      const size = rt.getGlobalFunction('runtime.ArraySize');
+      expect(size.call(arr)).toBe(2);
+      const getItem = rt.getGlobalFunction('runtime.ArrayGetItem');
+      const second = getItem.call(arr, tvm.int(1));
+      expect(second).toBeInstanceOf(tvm.NDArray);
+      expect((second as tvm.NDArray).shape).toEqual([2, 3]);
+      expect((second as tvm.NDArray).dtype).toBe('int32');
+      arr.dispose();
+      expect(() => arr.typeKey).toThrow(tvm.DisposedError);
+      expect(() => rt.array([{} as tvm.NDArray])).toThrow(TypeError);
+    });
+  });
+
+  for (const kind of TEST_DEVICES) {
+    describe(`NDArrays on ${kind}`, () => {
+      let skip = '';
+      let dev: tvm.Device;
+      beforeAll(() => {
+        skip = deviceUnavailable(rt, kind);
+        dev = rt.device(kind);
+      });
+
+      it('reports the device and its attributes', ({ skip: skipTest }) => {
+        if (skip) skipTest(skip);
+        const attrs = dev.attributes();
+        expect(attrs.exists).toBe(true);
+        if (kind === 'opencl') {
+          expect(typeof attrs.name).toBe('string');
+          expect(attrs.maxThreadsPerBlock).toBeGreaterThan(0);
+          expect(attrs.warpSize).toBeGreaterThan(0);
+          expect(attrs.totalGlobalMemory).toBeGreaterThan(0);
+          expect(attrs.computeVersion).toMatch(/^\d+\.\d+$/);
+        }
+        expect(() => dev.sync()).not.toThrow();
+      });
+
+      const cases: Array<[tvm.DType, () => ArrayBufferView]> = [
+        ['float32', () => Float32Array.from({ length: 24 }, (_, i) => i * 0.25 - 3)],
+        ['float64', () => Float64Array.from({ length: 24 }, (_, i) => Math.PI * i)],
+        ['float16', () => Uint16Array.from({ length: 24 }, (_, i) => 0x3c00 + i)],
+        ['bfloat16', () => Uint16Array.from({ length: 24 }, (_, i) => 0x3f80 + i * 3)],
+        ['int8', () => Int8Array.from({ length: 24 }, (_, i) => i * 11 - 128)],
+        ['int16', () => Int16Array.from({ length: 24 }, (_, i) => i * 1000 - 12000)],
+        ['int32', () => Int32Array.from({ length: 24 }, (_, i) => i * 100_000_007 - 2e9)],
+        ['int64', () => BigInt64Array.from({ length: 24 }, (_, i) => BigInt(i) * 123456789012345n - 9n)],
+        ['uint8', () => Uint8Array.from({ length: 24 }, (_, i) => i * 10)],
+        ['uint16', () => Uint16Array.from({ length: 24 }, (_, i) => i * 2500)],
+        ['uint32', () => Uint32Array.from({ length: 24 }, (_, i) => i * 178_956_970)],
+        ['uint64', () => BigUint64Array.from({ length: 24 }, (_, i) => BigInt(i) * 0xfedcba987654321n)],
+      ];
+      for (const [dtype, make] of cases) {
+        it(`round-trips ${dtype}`, ({ skip: skipTest }) => {
+          if (skip) skipTest(skip);
+          const data = make();
+          const arr = rt.ndarray(data, [2, 3, 4], dtype, dev);
+          expect(arr.shape).toEqual([2, 3, 4]);
+          expect(arr.dtype).toBe(dtype);
+          expect(arr.device.kind).toBe(kind);
+          expect(arr.byteLength).toBe(data.byteLength);
+          expect(arr.toTypedArray()).toEqual(data);
+          arr.dispose();
+          expect(arr.disposed).toBe(true);
+          expect(() => arr.toTypedArray()).toThrow(tvm.DisposedError);
+        });
+      }
+
+      it('copies raw bytes from a Buffer and refuses wrong sizes and element types', ({ skip: skipTest }) => {
+        if (skip) skipTest(skip);
+        const arr = rt.empty([4], 'float32', dev);
+        arr.copyFrom(Buffer.from(new Float32Array([1, 2, 3, 4]).buffer));
+        expect(arr.toTypedArray()).toEqual(new Float32Array([1, 2, 3, 4]));
+        expect(() => arr.copyFrom(new Float32Array(5))).toThrow(RangeError);
+        expect(() => arr.copyFrom(new Int32Array(4))).toThrow(TypeError);
+        arr.dispose();
+      });
+
+      it('refuses negative, fractional and absurd shapes and unknown dtypes', ({ skip: skipTest }) => {
+        if (skip) skipTest(skip);
+        expect(() => rt.empty([-1], 'float32', dev)).toThrow(RangeError);
+        expect(() => rt.empty([1.5], 'float32', dev)).toThrow(TypeError);
+        expect(() => rt.empty([2 ** 30, 2 ** 30, 2 ** 10], 'float32', dev)).toThrow(RangeError);
+        expect(() => rt.empty([2], 'complex64' as tvm.DType, dev)).toThrow(TypeError);
+      });
+    });
+  }
+});
