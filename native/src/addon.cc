@@ -33,6 +33,16 @@ void throwDisposed(Napi::Env env, const char* what) {
                   std::string("this ") + what + " was disposed and can no longer be used");
 }
 
+void tagInstance(const Napi::CallbackInfo& info, const napi_type_tag& tag) {
+  info.This().As<Napi::Object>().TypeTag(&tag);
+}
+
+void checkThis(const Napi::CallbackInfo& info, const napi_type_tag& tag) {
+  if (!info.This().IsObject() || !info.This().As<Napi::Object>().CheckTypeTag(&tag)) {
+    throwType(info.Env(), "Illegal invocation: the receiver is not an object of this class");
+  }
+}
+
 void throwType(Napi::Env env, const std::string& message) { throw Napi::TypeError::New(env, message); }
 
 void throwRange(Napi::Env env, const std::string& message) { throw Napi::RangeError::New(env, message); }

@@ -35,6 +35,20 @@ AddonData& addonData(Napi::Env env);
 [[noreturn]] void throwRange(Napi::Env env, const std::string& message);
 Napi::Error makeTvmError(Napi::Env env, const std::string& message);
 
+// Every wrapper instance carries its class's type tag. Methods check it before touching
+// `this`: called on another class's object (e.g. NDArray.prototype.copyFrom.call(module))
+// node-addon-api would hand over a pointer of the wrong type.
+void tagInstance(const Napi::CallbackInfo& info, const napi_type_tag& tag);
+void checkThis(const Napi::CallbackInfo& info, const napi_type_tag& tag);
+
+namespace tags {
+inline constexpr napi_type_tag kNDArray{0x5d3a1f0e2b4c4d11ULL, 0x9e1f6a2b3c4d5e61ULL};
+inline constexpr napi_type_tag kModule{0x5d3a1f0e2b4c4d12ULL, 0x9e1f6a2b3c4d5e62ULL};
+inline constexpr napi_type_tag kFunction{0x5d3a1f0e2b4c4d13ULL, 0x9e1f6a2b3c4d5e63ULL};
+inline constexpr napi_type_tag kObject{0x5d3a1f0e2b4c4d14ULL, 0x9e1f6a2b3c4d5e64ULL};
+inline constexpr napi_type_tag kRuntime{0x5d3a1f0e2b4c4d15ULL, 0x9e1f6a2b3c4d5e65ULL};
+}  // namespace tags
+
 // Wraps an owned runtime handle in the JavaScript class of its kind.
 Napi::Value wrapHandle(Napi::Env env, const std::shared_ptr<Core>& core, RawHandle raw,
                        ArrayInfo info, std::string typeKey);

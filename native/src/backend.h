@@ -84,6 +84,7 @@ class Backend {
   virtual Status copyToBytes(void* array, void* data, size_t nbytes) = 0;
   virtual Status synchronize(DeviceId device) = 0;
   virtual Status objectTypeKey(void* object, std::string* out) = 0;
+  virtual Status moduleTypeKey(void* module, std::string* out) = 0;
   virtual void release(RawHandle handle) noexcept = 0;
 };
 

@@ -45,7 +45,9 @@ Napi::Function NDArrayWrap::Init(Napi::Env env) {
                       InstanceMethod<&NDArrayWrap::Dispose>("dispose")});
 }
 
-NDArrayWrap::NDArrayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NDArrayWrap>(info) {}
+NDArrayWrap::NDArrayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NDArrayWrap>(info) {
+  tagInstance(info, tags::kNDArray);
+}
 
 NDArrayWrap::~NDArrayWrap() { releaseMemory(); }
 
@@ -68,6 +70,7 @@ void NDArrayWrap::releaseMemory() {
 }
 
 Napi::Value NDArrayWrap::Shape(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kNDArray);
   const auto& shape = require(info.Env(), "NDArray")->info().shape;
   Napi::Array out = Napi::Array::New(info.Env(), shape.size());
   for (size_t i = 0; i < shape.size(); ++i)
@@ -76,26 +79,32 @@ Napi::Value NDArrayWrap::Shape(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NDArrayWrap::DTypeName(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kNDArray);
   return Napi::String::New(info.Env(), formatDType(require(info.Env(), "NDArray")->info().dtype));
 }
 
 Napi::Value NDArrayWrap::DeviceType(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kNDArray);
   return Napi::Number::New(info.Env(), require(info.Env(), "NDArray")->info().device.type);
 }
 
 Napi::Value NDArrayWrap::DeviceIndex(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kNDArray);
   return Napi::Number::New(info.Env(), require(info.Env(), "NDArray")->info().device.id);
 }
 
 Napi::Value NDArrayWrap::ByteLength(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kNDArray);
   return Napi::Number::New(info.Env(), static_cast<double>(require(info.Env(), "NDArray")->info().nbytes));
 }
 
 Napi::Value NDArrayWrap::Disposed(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kNDArray);
   return Napi::Boolean::New(info.Env(), !handle_);
 }
 
 Napi::Value NDArrayWrap::CopyFrom(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kNDArray);
   Napi::Env env = info.Env();
   HandleRef h = require(env, "NDArray");
   View view = viewFromJs(env, info[0]);
@@ -112,6 +121,7 @@ Napi::Value NDArrayWrap::CopyFrom(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NDArrayWrap::CopyTo(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kNDArray);
   Napi::Env env = info.Env();
   HandleRef h = require(env, "NDArray");
   View view = viewFromJs(env, info[0]);
@@ -127,6 +137,7 @@ Napi::Value NDArrayWrap::CopyTo(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NDArrayWrap::Dispose(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kNDArray);
   releaseMemory();
   return info.Env().Undefined();
 }
@@ -141,6 +152,7 @@ Napi::Function ModuleWrap::Init(Napi::Env env) {
 }
 
 Napi::Value ModuleWrap::GetFunction(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kModule);
   Napi::Env env = info.Env();
   HandleRef h = require(env, "Module");
   if (!info[0].IsString()) throwType(env, "getFunction: the name must be a string");
@@ -148,18 +160,25 @@ Napi::Value ModuleWrap::GetFunction(const Napi::CallbackInfo& info) {
   const bool queryImports = info[1].IsUndefined() ? true : info[1].ToBoolean().Value();
   Core& core = *h->core();
   RawHandle fn{HandleKind::Function, nullptr};
-  Status err = core.worker().runSync(
-      [&] { return core.backend().getFunction(h->ptr(), name, queryImports, &fn); });
+  std::string moduleKind;
+  Status err = core.worker().runSync([&]() -> Status {
+    if (auto e = core.backend().getFunction(h->ptr(), name, queryImports, &fn)) return e;
+    if (fn.ptr != nullptr && core.backend().moduleTypeKey(h->ptr(), &moduleKind)) moduleKind.clear();
+    return {};
+  });
   if (err) throwTvmError(env, *err);
   if (fn.ptr == nullptr) return env.Null();
-  return wrapHandle(env, h->core(), fn, {}, {});
+  // A function remembers the kind of module it came from (see rejectsNull below).
+  return wrapHandle(env, h->core(), fn, {}, moduleKind);
 }
 
 Napi::Value ModuleWrap::Disposed(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kModule);
   return Napi::Boolean::New(info.Env(), !handle_);
 }
 
 Napi::Value ModuleWrap::Dispose(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kModule);
   handle_.reset();
   return info.Env().Undefined();
 }
@@ -174,10 +193,28 @@ Napi::Function FunctionWrap::Init(Napi::Env env) {
                       InstanceMethod<&FunctionWrap::Dispose>("dispose")});
 }
 
+namespace {
+
+// The Relax VM of TVM <= v0.20 dereferences a None argument while formatting its type
+// error and crashes the process; no VM entry point takes None, so refuse it up front.
+void rejectNullForVm(Napi::Env env, const NativeHandle& fn, const std::vector<Arg>& args) {
+  if (fn.typeKey() != "relax.VirtualMachine") return;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (std::holds_alternative<std::monostate>(args[i])) {
+      throwType(env, "argument " + std::to_string(i) +
+                         " is null/undefined; Relax VM functions take no None arguments");
+    }
+  }
+}
+
+}  // namespace
+
 Napi::Value FunctionWrap::Call(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kFunction);
   Napi::Env env = info.Env();
   HandleRef h = require(env, "PackedFunction");
   std::vector<Arg> args = argsFromJs(env, info[0], *h->core());
+  rejectNullForVm(env, *h, args);
   Core& core = *h->core();
   Ret ret;
   Status err = core.worker().runSync([&] { return core.backend().call(h->ptr(), args, &ret); });
@@ -197,11 +234,13 @@ struct AsyncCall {
 }  // namespace
 
 Napi::Value FunctionWrap::CallAsync(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kFunction);
   Napi::Env env = info.Env();
   HandleRef h = require(env, "PackedFunction");
   auto job = std::make_shared<AsyncCall>();
   job->function = h;
   job->args = argsFromJs(env, info[0], *h->core());
+  rejectNullForVm(env, *h, job->args);
   auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
   Napi::Promise promise = deferred->Promise();
   // One thread-safe function per call: it keeps the event loop alive until the result is
@@ -234,10 +273,12 @@ Napi::Value FunctionWrap::CallAsync(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value FunctionWrap::Disposed(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kFunction);
   return Napi::Boolean::New(info.Env(), !handle_);
 }
 
 Napi::Value FunctionWrap::Dispose(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kFunction);
   handle_.reset();
   return info.Env().Undefined();
 }
@@ -252,14 +293,17 @@ Napi::Function ObjectWrapper::Init(Napi::Env env) {
 }
 
 Napi::Value ObjectWrapper::TypeKey(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kObject);
   return Napi::String::New(info.Env(), require(info.Env(), "TvmObject")->typeKey());
 }
 
 Napi::Value ObjectWrapper::Disposed(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kObject);
   return Napi::Boolean::New(info.Env(), !handle_);
 }
 
 Napi::Value ObjectWrapper::Dispose(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kObject);
   handle_.reset();
   return info.Env().Undefined();
 }

@@ -48,7 +48,9 @@ class NDArrayWrap : public Napi::ObjectWrap<NDArrayWrap>, public HandleWrap {
 class ModuleWrap : public Napi::ObjectWrap<ModuleWrap>, public HandleWrap {
  public:
   static Napi::Function Init(Napi::Env env);
-  explicit ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleWrap>(info) {}
+  explicit ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleWrap>(info) {
+    tagInstance(info, tags::kModule);
+  }
   void Adopt(HandleRef handle) { handle_ = std::move(handle); }
 
  private:
@@ -60,7 +62,9 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap>, public HandleWrap {
 class FunctionWrap : public Napi::ObjectWrap<FunctionWrap>, public HandleWrap {
  public:
   static Napi::Function Init(Napi::Env env);
-  explicit FunctionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FunctionWrap>(info) {}
+  explicit FunctionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FunctionWrap>(info) {
+    tagInstance(info, tags::kFunction);
+  }
   void Adopt(HandleRef handle) { handle_ = std::move(handle); }
 
  private:
@@ -73,7 +77,9 @@ class FunctionWrap : public Napi::ObjectWrap<FunctionWrap>, public HandleWrap {
 class ObjectWrapper : public Napi::ObjectWrap<ObjectWrapper>, public HandleWrap {
  public:
   static Napi::Function Init(Napi::Env env);
-  explicit ObjectWrapper(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ObjectWrapper>(info) {}
+  explicit ObjectWrapper(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ObjectWrapper>(info) {
+    tagInstance(info, tags::kObject);
+  }
   void Adopt(HandleRef handle) { handle_ = std::move(handle); }
 
  private:

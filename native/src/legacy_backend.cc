@@ -129,6 +129,27 @@ class LegacyBackend final : public Backend {
     return {};
   }
 
+  Status moduleTypeKey(void* module, std::string* out) override {
+    RawHandle fn;
+    if (auto err = getGlobal("runtime.ModuleGetTypeKey", &fn)) return err;
+    if (fn.ptr == nullptr) return std::string("runtime.ModuleGetTypeKey is not registered");
+    TVMValue arg;
+    arg.v_handle = module;
+    int code = kModuleHandle;
+    TVMValue rv{};
+    int rcode = kNullptr;
+    Status err;
+    if (api_.funcCall(fn.ptr, &arg, &code, 1, &rv, &rcode) != 0) {
+      err = lastError();
+    } else if (rcode == kStr) {
+      *out = rv.v_str;
+    } else {
+      err = std::string("runtime.ModuleGetTypeKey returned no string");
+    }
+    api_.funcFree(fn.ptr);
+    return err;
+  }
+
   void release(RawHandle h) noexcept override {
     if (h.ptr == nullptr) return;
     switch (h.kind) {

@@ -22,24 +22,32 @@ Napi::Function RuntimeWrap::Init(Napi::Env env) {
                       InstanceMethod<&RuntimeWrap::Dispose>("dispose")});
 }
 
+RuntimeWrap::RuntimeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RuntimeWrap>(info) {
+  tagInstance(info, tags::kRuntime);
+}
+
 Core& RuntimeWrap::require(Napi::Env env) {
   if (!core_) throwDisposed(env, "runtime");
   return *core_;
 }
 
 Napi::Value RuntimeWrap::Abi(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
   return Napi::String::New(info.Env(), require(info.Env()).backend().abi());
 }
 
 Napi::Value RuntimeWrap::Path(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
   return Napi::String::New(info.Env(), require(info.Env()).path());
 }
 
 Napi::Value RuntimeWrap::Disposed(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
   return Napi::Boolean::New(info.Env(), !core_);
 }
 
 Napi::Value RuntimeWrap::LoadModule(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
   Napi::Env env = info.Env();
   Core& core = require(env);
   if (!info[0].IsString()) throwType(env, "loadModule: the path must be a string");
@@ -52,6 +60,7 @@ Napi::Value RuntimeWrap::LoadModule(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RuntimeWrap::GetGlobal(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
   Napi::Env env = info.Env();
   Core& core = require(env);
   if (!info[0].IsString()) throwType(env, "getGlobalFunction: the name must be a string");
@@ -64,6 +73,7 @@ Napi::Value RuntimeWrap::GetGlobal(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RuntimeWrap::ListGlobalNames(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
   Napi::Env env = info.Env();
   Core& core = require(env);
   std::vector<std::string> names;
@@ -75,6 +85,7 @@ Napi::Value RuntimeWrap::ListGlobalNames(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RuntimeWrap::Empty(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
   Napi::Env env = info.Env();
   Core& core = require(env);
   if (!info[0].IsArray()) throwType(env, "empty: the shape must be an array of integers");
@@ -109,6 +120,7 @@ Napi::Value RuntimeWrap::Empty(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RuntimeWrap::Sync(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
   Napi::Env env = info.Env();
   Core& core = require(env);
   DeviceId device = deviceFromJs(env, info[0], info[1]);
@@ -118,6 +130,7 @@ Napi::Value RuntimeWrap::Sync(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RuntimeWrap::Dispose(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
   // The library stays loaded (TVM cannot be unloaded safely) and objects made from this
   // runtime stay valid until they are disposed; only this handle stops working.
   core_.reset();

@@ -11,7 +11,7 @@ namespace sdmali {
 class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
-  explicit RuntimeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RuntimeWrap>(info) {}
+  explicit RuntimeWrap(const Napi::CallbackInfo& info);
   void Adopt(std::shared_ptr<Core> core) { core_ = std::move(core); }
 
  private:
