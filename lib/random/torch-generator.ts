@@ -1,0 +1,95 @@
+/**
+ * torch.manual_seed(seed); torch.randn(shape) on the CPU, reproduced. Two paths, as in
+ * ATen's normal_kernel:
+ *  - numel >= 16 (float32, contiguous): all uniforms first, then Box-Muller in blocks of
+ *    16 in float32 (normal_fill_16_AVX2); a tail that is not a multiple of 16 recomputes
+ *    the last 16 outputs from 16 fresh uniforms;
+ *  - numel < 16: normal_distribution<double>, one Box-Muller pair per two values, the
+ *    second value cached in the generator (and kept across calls, as torch does).
+ */
+import { Mt19937 } from './mt19937.js';
+import { logF32, sincosF32 } from './avx-mathfun.js';
+
+const f = Math.fround;
+const TWO_PI_F32 = f(2 * Math.PI);
+const TWO_POW_M24 = 2 ** -24;
+const TWO_POW_M53 = 2 ** -53;
+
+export class TorchGenerator {
+  readonly #engine: Mt19937;
+  readonly seed: bigint;
+  #nextDoubleNormal: number | undefined;
+
+  constructor(seed: number | bigint) {
+    const big = typeof seed === 'bigint' ? seed : BigInt(seed);
+    if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new RangeError(`seed ${seed} is not a safe integer; pass a bigint`);
+    // torch takes the seed as uint64 (negative values wrap) and seeds mt19937 with its low 32 bits.
+    this.seed = BigInt.asUintN(64, big);
+    this.#engine = new Mt19937(Number(this.seed & 0xffffffffn));
+  }
+
+  /** A uniform float32 in [0, 1): 24 random bits. */
+  #uniformF32(): number {
+    return (this.#engine.nextUint32() & 0xffffff) * TWO_POW_M24;
+  }
+
+  /** A uniform double in [0, 1): 53 bits of random64() (first draw is the high word). */
+  #uniformF64(): number {
+    const hi = this.#engine.nextUint32();
+    const lo = this.#engine.nextUint32();
+    // (hi << 32 | lo) & (2^53 - 1) = (hi & 0x1fffff) * 2^32 + lo, exact in a double.
+    return ((hi & 0x1fffff) * 0x100000000 + lo) * TWO_POW_M53;
+  }
+
+  #normalF64(): number {
+    if (this.#nextDoubleNormal !== undefined) {
+      const cached = this.#nextDoubleNormal;
+      this.#nextDoubleNormal = undefined;
+      return cached;
+    }
+    const u1 = this.#uniformF64();
+    const u2 = this.#uniformF64();
+    const r = Math.sqrt(-2 * Math.log1p(-u2));
+    const theta = 2 * Math.PI * u1;
+    this.#nextDoubleNormal = r * Math.sin(theta);
+    return r * Math.cos(theta);
+  }
+
+  /** Box-Muller on 16 uniforms in place: data[j], data[j+8] from u1 = 1 - data[j], u2 = data[j+8]. */
+  static #fill16(data: Float32Array, at: number): void {
+    for (let j = 0; j < 8; j++) {
+      const u1 = f(1 - data[at + j]!);
+      const u2 = data[at + j + 8]!;
+      const radius = f(Math.sqrt(f(-2 * logF32(u1))));
+      const theta = f(TWO_PI_F32 * u2);
+      const [s, c] = sincosF32(theta);
+      data[at + j] = f(radius * c);
+      data[at + j + 8] = f(radius * s);
+    }
+  }
+
+  /** Standard normal float32 samples, like torch.randn(shape, generator=this). */
+  randn(shape: readonly number[] | number): Float32Array {
+    const dims = typeof shape === 'number' ? [shape] : shape;
+    for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`randn: bad dimension ${d}`);
+    const size = dims.reduce((a, b) => a * b, 1);
+    const out = new Float32Array(size);
+    if (size < 16) {
+      for (let i = 0; i < size; i++) out[i] = this.#normalF64();
+      return out;
+    }
+    for (let i = 0; i < size; i++) out[i] = this.#uniformF32();
+    for (let i = 0; i + 16 <= size; i += 16) TorchGenerator.#fill16(out, i);
+    if (size % 16 !== 0) {
+      const at = size - 16;
+      for (let i = 0; i < 16; i++) out[at + i] = this.#uniformF32();
+      TorchGenerator.#fill16(out, at);
+    }
+    return out;
+  }
+}
+
+/** A generator in the state torch.manual_seed(seed) leaves the default CPU generator in. */
+export function createGenerator(seed: number | bigint): TorchGenerator {
+  return new TorchGenerator(seed);
+}
