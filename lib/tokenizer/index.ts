@@ -1,0 +1,2 @@
+/** The CLIP BPE tokenizer of Stable Diffusion 1.x. */
+export { ClipTokenizer, CLIP_MAX_LENGTH, type ClipTokenizerConfig } from './clip-tokenizer.js';
