@@ -4,3 +4,19 @@
 export * as tvm from './tvm/index.js';
 export * from './errors.js';
 export * from './artifacts/index.js';
+export { ClipTokenizer, CLIP_MAX_LENGTH, type ClipTokenizerConfig } from './tokenizer/index.js';
+export {
+  createScheduler,
+  isSchedulerName,
+  SCHEDULER_NAMES,
+  SD15_TRAINING,
+  trainingSchedule,
+  type CreateSchedulerOptions,
+  type NoiseSource,
+  type Scheduler,
+  type SchedulerName,
+  type SchedulerOptions,
+  type TimestepSpacing,
+  type TrainingConfig,
+} from './schedulers/index.js';
+export { createGenerator, TorchGenerator } from './random/index.js';

@@ -1,0 +1,75 @@
+/**
+ * Euler (EulerDiscreteScheduler, s_churn = 0) and Euler ancestral
+ * (EulerAncestralDiscreteScheduler, one noise draw per step), as diffusers runs them.
+ */
+import { roundHalfEven, f32 } from './numpy-like.js';
+import { checkSameLength, StepCounter, type NoiseSource, type Scheduler, type SchedulerOptions } from './scheduler.js';
+import { interpolateSigmas, karrasSigmas, logF32, scaleBySigma, sigmaInitNoise, sigmaToT } from './sigma-schedule.js';
+import { checkSteps, floatTimesteps } from './spacing.js';
+import { SD15_TRAINING, trainingSchedule } from './training-schedule.js';
+
+export interface SigmaSchedulerOptions extends SchedulerOptions {
+  /** Karras sigmas (Euler and LMS): timesteps follow from the sigmas. */
+  useKarrasSigmas?: boolean;
+}
+
+/** Timesteps and sigmas (with the final 0) of LMS, Euler and Euler ancestral. */
+export function sigmaSchedule(options: SigmaSchedulerOptions): { timesteps: number[]; sigmas: Float32Array; spacing: string } {
+  const cfg = options.training ?? SD15_TRAINING;
+  checkSteps(options.steps, cfg.numTrainTimesteps);
+  const spacing = options.timestepSpacing ?? 'linspace';
+  const train = trainingSchedule(cfg);
+  let timesteps = floatTimesteps(spacing, options.steps, cfg);
+  let sigmas = interpolateSigmas(train.sigmas, timesteps);
+  if (options.useKarrasSigmas) {
+    const logSigmas = logF32(train.sigmas);
+    sigmas = karrasSigmas(sigmas, options.steps);
+    timesteps = sigmas.map((s) => f32(sigmaToT(s, logSigmas)));
+  }
+  return { timesteps, sigmas: Float32Array.from([...sigmas, 0]), spacing };
+}
+
+export function createEuler(options: SigmaSchedulerOptions, ancestral: boolean): Scheduler {
+  const { timesteps, sigmas, spacing } = sigmaSchedule(options);
+  const name = ancestral ? 'euler-a' : 'euler';
+  const counter = new StepCounter(timesteps.length);
+  return {
+    name,
+    timesteps,
+    sigmas: [...sigmas],
+    initNoiseSigma: sigmaInitNoise(sigmas, spacing),
+    length: timesteps.length,
+    scaleModelInput: (sample, i) => scaleBySigma(sample, sigmas[i]!),
+    modelTimestep: (i) => roundHalfEven(timesteps[i]!),
+    step(modelOutput, i, sample, generator?: NoiseSource) {
+      checkSameLength(modelOutput, sample, name);
+      if (ancestral && !generator) throw new TypeError('euler-a: step() needs a generator for its noise');
+      counter.take(i, name);
+      const sigma = sigmas[i]!;
+      const next = sigmas[i + 1]!;
+      const n = sample.length;
+      const out = new Float32Array(n);
+      if (!ancestral) {
+        const dt = f32(next - sigma);
+        for (let k = 0; k < n; k++) {
+          const x0 = f32(sample[k]! - f32(sigma * modelOutput[k]!));
+          const d = f32(f32(sample[k]! - x0) / sigma);
+          out[k] = f32(sample[k]! + f32(d * dt));
+        }
+        return out;
+      }
+      const to2 = f32(next * next);
+      const from2 = f32(sigma * sigma);
+      const sigmaUp = f32(Math.sqrt(f32(f32(to2 * f32(from2 - to2)) / from2)));
+      const sigmaDown = f32(Math.sqrt(f32(to2 - f32(sigmaUp * sigmaUp))));
+      const dt = f32(sigmaDown - sigma);
+      const noise = generator!.randn([n]);
+      for (let k = 0; k < n; k++) {
+        const x0 = f32(sample[k]! - f32(sigma * modelOutput[k]!));
+        const d = f32(f32(sample[k]! - x0) / sigma);
+        out[k] = f32(f32(sample[k]! + f32(d * dt)) + f32(noise[k]! * sigmaUp));
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/** The one interface every scheduler implements. */
+import type { TimestepSpacing, TrainingConfig } from './training-schedule.js';
+
+/** A source of standard normal noise (the ancestral schedulers draw from it each step). */
+export interface NoiseSource {
+  randn(shape: readonly number[] | number): Float32Array;
+}
+
+export interface Scheduler {
+  readonly name: SchedulerName;
+  /** The timesteps the model is called at, in order (integers, or float32 values for LMS/Euler). */
+  readonly timesteps: readonly number[];
+  /** Noise levels after set_timesteps (LMS, Euler, Euler-a, DPM-Solver), one more than timesteps. */
+  readonly sigmas?: readonly number[];
+  /** Scale of the initial noise: 1, or sigma_max for the sigma-space schedulers. */
+  readonly initNoiseSigma: number;
+  /** Number of model calls (PNDM: steps + 1, its second timestep repeated). */
+  readonly length: number;
+  /** The model input for step i: the identity, or sample / sqrt(sigma^2 + 1). */
+  scaleModelInput(sample: Float32Array, i: number): Float32Array;
+  /** The timestep of step i as the int32 a compiled UNet takes (rounded half to even). */
+  modelTimestep(i: number): number;
+  /** One denoising step: the sample for step i + 1. Steps must be taken in order, from 0. */
+  step(modelOutput: Float32Array, i: number, sample: Float32Array, generator?: NoiseSource): Float32Array;
+}
+
+export type SchedulerName = 'pndm' | 'lms' | 'dpm++2m' | 'dpm++2m-karras' | 'euler' | 'euler-a' | 'ddim';
+
+export const SCHEDULER_NAMES: readonly SchedulerName[] = ['pndm', 'lms', 'dpm++2m', 'dpm++2m-karras', 'euler', 'euler-a', 'ddim'];
+
+export interface SchedulerOptions {
+  /** Inference steps, any integer >= 1. */
+  steps: number;
+  /** Overrides the class's default spacing (diffusers: PNDM/DDIM leading, the others linspace). */
+  timestepSpacing?: TimestepSpacing;
+  /** DPM-Solver: 'zero' (diffusers' default) or 'sigma_min' (end at timestep 0's sigma, as the seed's compiled steps do). */
+  finalSigmasType?: 'zero' | 'sigma_min';
+  /** The training schedule; default SD 1.x. */
+  training?: TrainingConfig;
+}
+
+/** Checks the step order contract shared by the stateful schedulers. */
+export class StepCounter {
+  #next = 0;
+  constructor(private readonly length: number) {}
+  take(i: number, name: string): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`${name}: step ${i} is outside 0..${this.length - 1}`);
+    if (i !== this.#next) throw new RangeError(`${name}: steps must be taken in order; expected step ${this.#next}, got ${i}`);
+    this.#next++;
+  }
+}
+
+export function checkSameLength(a: Float32Array, b: Float32Array, name: string): void {
+  if (a.length !== b.length) throw new RangeError(`${name}: model output has ${a.length} values, the sample ${b.length}`);
+}

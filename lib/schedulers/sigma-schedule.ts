@@ -1,0 +1,51 @@
+/**
+ * The sigma-space schedules shared by LMS, Euler, Euler ancestral and DPM-Solver:
+ * interpolating the training sigmas at the chosen timesteps, Karras' rho = 7 spacing, and
+ * mapping a sigma back to a (fractional) timestep.
+ */
+import { f32, interpIndex, linspace } from './numpy-like.js';
+
+/** np.interp of the float32 training sigmas at each timestep (float64 results). */
+export function interpolateSigmas(trainSigmas: Float32Array, timesteps: readonly number[]): number[] {
+  return timesteps.map((t) => interpIndex(t, trainSigmas));
+}
+
+/** Karras et al. (2022) spacing between in_sigmas[-1] and in_sigmas[0], rho = 7 (float64). */
+export function karrasSigmas(inSigmas: readonly number[], steps: number): number[] {
+  const sigmaMin = inSigmas[inSigmas.length - 1]!;
+  const sigmaMax = inSigmas[0]!;
+  const rho = 7;
+  const minInv = sigmaMin ** (1 / rho);
+  const maxInv = sigmaMax ** (1 / rho);
+  return linspace(0, 1, steps).map((r) => (maxInv + r * (minInv - maxInv)) ** rho);
+}
+
+/** diffusers' _sigma_to_t: the fractional timestep whose log-sigma interpolates `sigma`. */
+export function sigmaToT(sigma: number, logSigmas: Float32Array): number {
+  const logSigma = Math.log(Math.max(sigma, 1e-10));
+  // The last index whose log-sigma is <= log(sigma) (0 when none is), clipped to len - 2.
+  let low = 0;
+  for (let j = 0; j < logSigmas.length; j++) if (logSigma - logSigmas[j]! >= 0) low = j;
+  low = Math.min(low, logSigmas.length - 2);
+  const lo = logSigmas[low]!;
+  const hi = logSigmas[low + 1]!;
+  const w = Math.min(1, Math.max(0, (lo - logSigma) / (lo - hi)));
+  return (1 - w) * low + w * (low + 1);
+}
+
+/** np.log of a float32 array: float32 results. */
+export function logF32(values: Float32Array): Float32Array {
+  return values.map((v) => f32(Math.log(v)));
+}
+
+/** sample / sqrt(sigma^2 + 1), the input scaling of the sigma-space schedulers (float32). */
+export function scaleBySigma(sample: Float32Array, sigma: number): Float32Array {
+  const denom = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
+  return sample.map((v) => f32(v / denom));
+}
+
+/** init_noise_sigma of the sigma-space schedulers: sigma_max, or sqrt(sigma_max^2 + 1) for leading spacing. */
+export function sigmaInitNoise(sigmas: Float32Array, spacing: string): number {
+  const max = sigmas.reduce((a, b) => Math.max(a, b), 0);
+  return spacing === 'leading' ? f32(Math.sqrt(f32(f32(max * max) + 1))) : max;
+}
