@@ -48,7 +48,7 @@ describe.skipIf(!dir.available)(titled('schedulers vs diffusers', dir), () => {
         it(`${n} steps: the whole trajectory with the synthetic model`, () => {
           const s = createScheduler(name, { steps: n });
           const generator = createGenerator(data.generator_seed);
-          let x = Float32Array.from(data.x0, (v) => Math.fround(v * s.initNoiseSigma));
+          let x: Float32Array = Float32Array.from(data.x0, (v) => Math.fround(v * s.initNoiseSigma));
           expect(relativeError(x, run.x_init)).toBeLessThanOrEqual(STEP_TOLERANCE);
           run.steps.forEach((ref, i) => {
             const input = s.scaleModelInput(x, i);
@@ -61,7 +61,7 @@ describe.skipIf(!dir.available)(titled('schedulers vs diffusers', dir), () => {
         it(`${n} steps: each step alone from the recorded inputs`, () => {
           const s = createScheduler(name, { steps: n });
           const generator = createGenerator(data.generator_seed);
-          let x = Float32Array.from(run.x_init);
+          let x: Float32Array = Float32Array.from(run.x_init);
           run.steps.forEach((ref, i) => {
             const out = s.step(Float32Array.from(ref.model_output), i, x, generator);
             out.forEach((v, k) => expect(Math.abs(v - ref.prev_sample[k]!)).toBeLessThanOrEqual(STEP_TOLERANCE * Math.max(1, Math.abs(ref.prev_sample[k]!))));
@@ -127,7 +127,7 @@ describe('scheduler contract', () => {
     for (const steps of [1, 2, 3, 7, 13, 31, 64, 150]) {
       const s = createScheduler(name, { steps });
       expect(s.length).toBe(name === 'pndm' && steps > 1 ? steps + 1 : steps);
-      let x = Float32Array.from({ length: 37 }, (_, i) => Math.sin(i) * s.initNoiseSigma);
+      let x: Float32Array = Float32Array.from({ length: 37 }, (_, i) => Math.sin(i) * s.initNoiseSigma);
       const gen = createGenerator(7);
       for (let i = 0; i < s.length; i++) {
         const input = s.scaleModelInput(x, i);
