@@ -6,7 +6,8 @@ export default defineConfig({
     // The runtime tests share one TVM runtime per process and PoCL is slow to start:
     // keep files in a few forks, not many threads.
     pool: 'forks',
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // --expose-gc lets the leak test collect before it measures.
+    poolOptions: { forks: { maxForks: 2, minForks: 1, execArgv: ['--expose-gc'] } },
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

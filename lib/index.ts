@@ -20,3 +20,5 @@ export {
   type TrainingConfig,
 } from './schedulers/index.js';
 export { createGenerator, TorchGenerator } from './random/index.js';
+export * from './pipeline/index.js';
+export { GeneratedImage, formatParameters, encodePng, readPngText, type GenerationParameters, type GenerationTimings } from './image/index.js';

@@ -82,9 +82,17 @@ export class Device {
     return out;
   }
 
-  /** Waits for everything queued on this device (OpenCL: clFinish). */
+  /** Waits for everything queued on this device (OpenCL: clFinish), blocking the event loop. */
   sync(): void {
     this.#runtime.native.sync(this.deviceType, this.deviceId);
+  }
+
+  /**
+   * Waits for everything queued on this device on the runtime's thread. A GPU model call
+   * returns once its kernels are queued: this is where its time is actually spent.
+   */
+  syncAsync(): Promise<void> {
+    return this.#runtime.native.syncAsync(this.deviceType, this.deviceId);
   }
 
   /** The form packed functions take a device argument in. */

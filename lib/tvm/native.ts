@@ -81,6 +81,7 @@ export interface NativeRuntime {
   listGlobalNames(): string[];
   empty(shape: readonly number[], dtype: string, deviceType: number, deviceId: number): NativeNDArray;
   sync(deviceType: number, deviceId: number): void;
+  syncAsync(deviceType: number, deviceId: number): Promise<void>;
   dispose(): void;
 }
 

@@ -1,6 +1,7 @@
 #include "handles.h"
 
 #include "addon.h"
+#include "async_task.h"
 #include "convert.h"
 #include "dtype.h"
 
@@ -228,7 +229,6 @@ struct AsyncCall {
   HandleRef function;
   std::vector<Arg> args;
   Ret ret;
-  Status error;
 };
 
 }  // namespace
@@ -241,35 +241,16 @@ Napi::Value FunctionWrap::CallAsync(const Napi::CallbackInfo& info) {
   job->function = h;
   job->args = argsFromJs(env, info[0], *h->core());
   rejectNullForVm(env, *h, job->args);
-  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
-  Napi::Promise promise = deferred->Promise();
-  // One thread-safe function per call: it keeps the event loop alive until the result is
-  // delivered, and is released right after.
-  auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
-                                            "sd-mali.callAsync", 0, 1);
   auto core = h->core();
-  bool queued = core->worker().post([job, deferred, tsfn, core]() mutable {
-    job->error = core->backend().call(job->function->ptr(), job->args, &job->ret);
-    job->args.clear();  // drop argument handles here, on the worker
-    job->function.reset();
-    tsfn.BlockingCall([job, deferred, core](Napi::Env env, Napi::Function) {
-      try {
-        if (job->error) {
-          deferred->Reject(makeTvmError(env, *job->error).Value());
-        } else {
-          deferred->Resolve(retToJs(env, core, std::move(job->ret)));
-        }
-      } catch (const Napi::Error& e) {
-        deferred->Reject(e.Value());
-      }
-    });
-    tsfn.Release();
-  });
-  if (!queued) {
-    tsfn.Release();
-    deferred->Reject(makeTvmError(env, "the TVM runtime was shut down").Value());
-  }
-  return promise;
+  return queueAsync<AsyncCall>(
+      env, core, job,
+      [core](AsyncCall& j) {
+        Status err = core->backend().call(j.function->ptr(), j.args, &j.ret);
+        j.args.clear();  // drop argument handles here, on the worker
+        j.function.reset();
+        return err;
+      },
+      [core](Napi::Env env, AsyncCall& j) { return retToJs(env, core, std::move(j.ret)); });
 }
 
 Napi::Value FunctionWrap::Disposed(const Napi::CallbackInfo& info) {

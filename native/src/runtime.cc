@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "addon.h"
+#include "async_task.h"
 #include "convert.h"
 #include "dtype.h"
 
@@ -19,6 +20,7 @@ Napi::Function RuntimeWrap::Init(Napi::Env env) {
                       InstanceMethod<&RuntimeWrap::ListGlobalNames>("listGlobalNames"),
                       InstanceMethod<&RuntimeWrap::Empty>("empty"),
                       InstanceMethod<&RuntimeWrap::Sync>("sync"),
+                      InstanceMethod<&RuntimeWrap::SyncAsync>("syncAsync"),
                       InstanceMethod<&RuntimeWrap::Dispose>("dispose")});
 }
 
@@ -127,6 +129,26 @@ Napi::Value RuntimeWrap::Sync(const Napi::CallbackInfo& info) {
   Status err = core.worker().runSync([&] { return core.backend().synchronize(device); });
   if (err) throwTvmError(env, *err);
   return env.Undefined();
+}
+
+namespace {
+struct SyncState {
+  DeviceId device;
+};
+}  // namespace
+
+// Waits for the device on the worker thread: on a GPU this is where a long model call is
+// actually waited for, so it must not block the event loop.
+Napi::Value RuntimeWrap::SyncAsync(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
+  Napi::Env env = info.Env();
+  require(env);
+  auto state = std::make_shared<SyncState>();
+  state->device = deviceFromJs(env, info[0], info[1]);
+  auto core = core_;
+  return queueAsync<SyncState>(
+      env, core, state, [core](SyncState& s) { return core->backend().synchronize(s.device); },
+      [](Napi::Env env, SyncState&) { return env.Undefined(); });
 }
 
 Napi::Value RuntimeWrap::Dispose(const Napi::CallbackInfo& info) {

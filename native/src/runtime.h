@@ -24,6 +24,7 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
   Napi::Value ListGlobalNames(const Napi::CallbackInfo& info);
   Napi::Value Empty(const Napi::CallbackInfo& info);
   Napi::Value Sync(const Napi::CallbackInfo& info);
+  Napi::Value SyncAsync(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Core> core_;

@@ -39,3 +39,8 @@ export function buildFakeRuntimes(): { tvmFfi: string; v021: string; notTvm: str
   const notTvm = compile('fake_abi.c', join(dir, 'libnot_tvm.so'));
   return { tvmFfi, v021, notTvm };
 }
+
+/** An executable-shaped library without `unet` (see fixtures/fake_vm.c), written as `output`. */
+export function buildFakeExecutable(output: string): string {
+  return compile('fake_vm.c', output);
+}

@@ -1,0 +1,80 @@
+/**
+ * A Relax VM executable (stable_diffusion_<kind>.so): loaded, initialised for a device,
+ * and its entry functions fetched by name.
+ */
+import { basename } from 'node:path';
+import { ArtifactError } from '../errors.js';
+import { int, type Device, type Module, type PackedFunction, type TvmRuntime } from '../tvm/index.js';
+
+/** alloc_type of vm_initialization: 2 is TVM's pooled allocator (1 the naive one). */
+const POOLED_ALLOCATOR = 2;
+const CPU_DEVICE_TYPE = 1;
+
+export class RelaxVm implements Disposable {
+  readonly file: string;
+  readonly #library: Module;
+  readonly #vm: Module;
+  readonly #functions = new Map<string, PackedFunction>();
+
+  private constructor(file: string, library: Module, vm: Module) {
+    this.file = file;
+    this.#library = library;
+    this.#vm = vm;
+  }
+
+  /**
+   * Loads `file`, makes the VM and initialises it on `device`; the CPU is appended when
+   * the device is not the CPU (the VM runs shape functions there).
+   */
+  static open(runtime: TvmRuntime, file: string, device: Device): RelaxVm {
+    const library = runtime.loadModule(file);
+    let vm: Module | undefined;
+    try {
+      const load = library.findFunction('vm_load_executable');
+      if (!load) throw new ArtifactError(file, "has no 'vm_load_executable': it is not a Relax VM executable");
+      const made = load.call();
+      load.dispose();
+      if (!made || typeof made !== 'object' || !('findFunction' in made)) throw new ArtifactError(file, 'vm_load_executable returned no VM module');
+      vm = made as Module;
+      const init = vm.findFunction('vm_initialization');
+      if (!init) throw new ArtifactError(file, "the VM has no 'vm_initialization'");
+      const args = [int(device.deviceType), int(device.deviceId), int(POOLED_ALLOCATOR)];
+      if (device.deviceType !== CPU_DEVICE_TYPE) args.push(int(CPU_DEVICE_TYPE), int(0), int(POOLED_ALLOCATOR));
+      init.call(...args);
+      init.dispose();
+      return new RelaxVm(file, library, vm);
+    } catch (err) {
+      vm?.dispose();
+      library.dispose();
+      throw err;
+    }
+  }
+
+  has(name: string): boolean {
+    if (this.#functions.has(name)) return true;
+    const fn = this.#vm.findFunction(name);
+    if (fn) this.#functions.set(name, fn);
+    return fn !== undefined;
+  }
+
+  /** An entry function; a missing one is an ArtifactError naming the executable. */
+  fn(name: string): PackedFunction {
+    const cached = this.#functions.get(name);
+    if (cached) return cached;
+    const fn = this.#vm.findFunction(name);
+    if (!fn) throw new ArtifactError(this.file, `has no function '${name}' (${basename(this.file)} was not compiled with it)`);
+    this.#functions.set(name, fn);
+    return fn;
+  }
+
+  dispose(): void {
+    for (const fn of this.#functions.values()) fn.dispose();
+    this.#functions.clear();
+    this.#vm.dispose();
+    this.#library.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,414 @@
+/**
+ * The Stable Diffusion pipeline over a model directory compiled by TVM: load once, then
+ * generate images. Every decision (tokens, noise, schedule, guidance) is made here in
+ * TypeScript; the executable only runs clip, unet, vae and image_to_rgba.
+ */
+import { AbortError, ArtifactError, InvalidArgumentError, SdMaliError, throwIfAborted, TokenizerError } from '../errors.js';
+import { loadWeights, readWeightIndex, type ModelWeights, type WeightIndex } from '../artifacts/index.js';
+import { GeneratedImage, type GenerationTimings } from '../image/index.js';
+import { createGenerator } from '../random/index.js';
+import { createScheduler } from '../schedulers/index.js';
+import { ClipTokenizer, CLIP_MAX_LENGTH } from '../tokenizer/index.js';
+import { loadRuntime, parseDeviceSpec, type Abi, type Device, type NDArray, type TvmObject, type TvmRuntime } from '../tvm/index.js';
+import { EXECUTABLE_KINDS, executableFileName, inspectModelDirectory, requireWeightIndex, type ModelDirectory } from './model-directory.js';
+import {
+  BAKED_GUIDANCE_SCALE,
+  randomSeed,
+  resolveGenerateOptions,
+  type GenerateOptions,
+  type LoadOptions,
+  type LoadPhase,
+  type ResolvedGenerateOptions,
+} from './options.js';
+import { RelaxVm } from './relax-vm.js';
+import { ResourceScope } from './resource-scope.js';
+
+/** The entry functions generate needs. */
+export const REQUIRED_FUNCTIONS = ['clip', 'concat_embeddings', 'unet', 'vae', 'image_to_rgba'] as const;
+const MODELS = ['clip', 'unet', 'vae'] as const;
+const LATENT_SHAPE = [1, 4, 64, 64] as const;
+const LATENT_SIZE = 4 * 64 * 64;
+
+export interface PipelineInfo {
+  modelDir: string;
+  /** 'opencl:0', 'cpu:0', ... */
+  device: string;
+  deviceName: string | undefined;
+  abi: Abi;
+  runtimePath: string;
+  executable: string;
+  /** Entry functions looked for, and whether the executable has them. */
+  functions: Record<string, boolean>;
+  weights: {
+    indexFile: string;
+    totalBytes: number;
+    formats: string[];
+    dtypes: string[];
+    models: Record<string, { count: number; bytes: number }>;
+  };
+  tokenizer: string;
+  /** Whether the unet applies classifier-free guidance itself (known after the first UNet call or a warmup). */
+  guidanceBaked: boolean | undefined;
+  latentShape: readonly number[];
+}
+
+/** Token ids for the lower-level entry: 77 each, as the tokenizer pads them. */
+export interface TokenIds {
+  prompt: Int32Array | readonly number[];
+  negative: Int32Array | readonly number[];
+}
+
+interface Loaded {
+  runtime: TvmRuntime;
+  device: Device;
+  vm: RelaxVm;
+  weights: ModelWeights;
+  params: Record<(typeof MODELS)[number], TvmObject>;
+  tokenizer: ClipTokenizer;
+  info: PipelineInfo;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+function toIds(ids: Int32Array | readonly number[], what: string): Int32Array {
+  const out = ids instanceof Int32Array ? ids : Int32Array.from(ids);
+  if (out.length !== CLIP_MAX_LENGTH) throw new InvalidArgumentError(`${what} must hold ${CLIP_MAX_LENGTH} token ids, got ${out.length}`);
+  return out;
+}
+
+function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined): { device: Device; executable: string } {
+  const present = Object.keys(model.executables);
+  if (spec !== undefined) {
+    const { kind, id } = parseDeviceSpec(spec);
+    const executable = kind === 'cpu' ? (model.executables.cpu ?? model.executables.llvm) : model.executables[kind];
+    if (!executable) {
+      throw new ArtifactError(
+        `${model.dir}/${executableFileName(kind)}`,
+        `is missing: this model directory was compiled for ${present.length ? present.join(', ') : 'no device'}, not ${kind}`,
+      );
+    }
+    const device = runtime.device(kind, id);
+    if (!device.exists) {
+      throw new InvalidArgumentError(
+        `device ${kind}:${id} is not available to the TVM runtime (${runtime.libraryPath}): ` +
+          (kind === 'opencl' ? 'no OpenCL driver found, or the runtime was built without USE_OPENCL' : `the runtime was built without ${kind} or the device is absent`),
+      );
+    }
+    return { device, executable };
+  }
+  for (const kind of EXECUTABLE_KINDS) {
+    const executable = model.executables[kind];
+    if (!executable) continue;
+    const device = runtime.device(kind === 'llvm' ? 'cpu' : kind);
+    if (device.exists) return { device, executable };
+  }
+  throw new ArtifactError(model.dir, `has no executable for a device this runtime can use (found: ${present.join(', ') || 'none'})`);
+}
+
+function describeWeights(index: WeightIndex): PipelineInfo['weights'] {
+  const models: Record<string, { count: number; bytes: number }> = {};
+  const formats = new Set<string>();
+  const dtypes = new Set<string>();
+  for (const shard of index.shards) {
+    for (const r of shard.records) {
+      formats.add(r.format);
+      dtypes.add(r.dtype);
+      const model = r.name.replace(/_\d+$/, '');
+      const entry = (models[model] ??= { count: 0, bytes: 0 });
+      entry.count++;
+      entry.bytes += r.nbytes;
+    }
+  }
+  return { indexFile: index.file, totalBytes: index.totalBytes, formats: [...formats], dtypes: [...dtypes], models };
+}
+
+export class StableDiffusion implements Disposable {
+  #loaded: Loaded | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(loaded: Loaded) {
+    this.#loaded = loaded;
+  }
+
+  /** Opens the runtime, loads the executable and puts the weights on the device. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<StableDiffusion> {
+    const { signal, onProgress } = options;
+    throwIfAborted(signal);
+    const model = inspectModelDirectory(dir);
+    const tokenizerDir = options.tokenizer ?? model.tokenizer;
+    if (!tokenizerDir) {
+      throw new TokenizerError(
+        `no CLIP tokenizer: ${model.dir}/tokenizer does not exist (the TVM build does not write it). ` +
+          'Copy the tokenizer/ folder of the diffusers model there, or pass { tokenizer: "<folder>" } (--tokenizer).',
+      );
+    }
+    const tokenizer = await ClipTokenizer.fromDirectory(tokenizerDir);
+    const index = await readWeightIndex(requireWeightIndex(model).replace(/\/[^/]+$/, ''));
+    for (const m of MODELS) {
+      if (index.paramCounts[m] === undefined) throw new ArtifactError(index.file, `metadata has no ${m}ParamSize: the ${m} weights cannot be found`);
+    }
+    const progress = (phase: LoadPhase, loadedBytes: number): void => onProgress?.({ phase, loadedBytes, totalBytes: index.totalBytes });
+    throwIfAborted(signal);
+
+    const runtime = loadRuntime(options.tvmRuntime !== undefined ? { library: options.tvmRuntime } : {});
+    progress('runtime', 0);
+    const scope = new ResourceScope();
+    try {
+      const { device, executable } = chooseDevice(runtime, model, options.device);
+      throwIfAborted(signal);
+      const vm = scope.add(RelaxVm.open(runtime, executable, device));
+      const functions: Record<string, boolean> = {};
+      for (const name of [...REQUIRED_FUNCTIONS, 'pndm_scheduler_step_0', 'dpm_solver_multistep_scheduler_step']) functions[name] = vm.has(name);
+      for (const name of REQUIRED_FUNCTIONS) if (!functions[name]) vm.fn(name); // throws, naming the file
+      progress('module', 0);
+
+      const weights = await loadWeights(runtime, device, index, {
+        ...(signal ? { signal } : {}),
+        verifyChecksums: options.verifyChecksums ?? false,
+        onProgress: (p) => progress('weights', p.loadedBytes),
+      });
+      for (const list of weights.values()) for (const w of list) scope.add(w);
+      const params = {} as Loaded['params'];
+      for (const m of MODELS) params[m] = scope.add(runtime.array(weights.get(m)!));
+
+      const info: PipelineInfo = {
+        modelDir: model.dir,
+        device: device.toString(),
+        deviceName: device.name,
+        abi: runtime.abi,
+        runtimePath: runtime.libraryPath,
+        executable,
+        functions,
+        weights: describeWeights(index),
+        tokenizer: tokenizerDir,
+        guidanceBaked: undefined,
+        latentShape: LATENT_SHAPE,
+      };
+      const pipe = new StableDiffusion({ runtime, device, vm, weights, params, tokenizer, info });
+      if (options.warmup) {
+        throwIfAborted(signal);
+        await pipe.#warmup();
+        progress('warmup', index.totalBytes);
+      }
+      return pipe;
+    } catch (err) {
+      scope.dispose();
+      runtime.dispose();
+      throw err;
+    }
+  }
+
+  /** What was found and loaded. */
+  get info(): PipelineInfo {
+    return { ...this.#require().info };
+  }
+
+  get tokenizer(): ClipTokenizer {
+    return this.#require().tokenizer;
+  }
+
+  get disposed(): boolean {
+    return this.#loaded === undefined;
+  }
+
+  /**
+   * Makes an image from a prompt. Calls are queued: a second generate starts when the
+   * first one has ended. Aborting (signal) stops between steps with an AbortError and
+   * leaves the pipeline usable.
+   */
+  generate(prompt: string, options: GenerateOptions = {}): Promise<GeneratedImage> {
+    if (typeof prompt !== 'string') return Promise.reject(new InvalidArgumentError('the prompt must be a string'));
+    return this.#enqueue(async () => {
+      const loaded = this.#require();
+      const opts = resolveGenerateOptions(options, LATENT_SIZE);
+      const t0 = now();
+      const ids = { prompt: loaded.tokenizer.encodePadded(prompt), negative: loaded.tokenizer.encodePadded(opts.negativePrompt) };
+      return this.#run(loaded, ids, prompt, opts, now() - t0);
+    });
+  }
+
+  /** The same pipeline from token ids (77 each, padded as the tokenizer pads them). */
+  generateFromIds(ids: TokenIds, options: GenerateOptions = {}): Promise<GeneratedImage> {
+    return this.#enqueue(async () => {
+      const loaded = this.#require();
+      const opts = resolveGenerateOptions(options, LATENT_SIZE);
+      const checked = { prompt: toIds(ids.prompt, 'prompt ids'), negative: toIds(ids.negative, 'negative ids') };
+      return this.#run(loaded, checked, '', opts, 0);
+    });
+  }
+
+  /** Frees everything on the device. Queued generates fail with DisposedError-like errors. */
+  dispose(): void {
+    const loaded = this.#loaded;
+    if (!loaded) return;
+    this.#loaded = undefined;
+    for (const p of Object.values(loaded.params)) p.dispose();
+    for (const list of loaded.weights.values()) for (const w of list) w.dispose();
+    loaded.vm.dispose();
+    loaded.runtime.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #require(): Loaded {
+    if (!this.#loaded) throw new SdMaliError('DISPOSED', 'this StableDiffusion pipeline was disposed');
+    return this.#loaded;
+  }
+
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #warmup(): Promise<void> {
+    const loaded = this.#require();
+    const ids = loaded.tokenizer.encodePadded('');
+    await this.#run(loaded, { prompt: ids, negative: ids }, '', resolveGenerateOptions({ steps: 1, latents: new Float32Array(LATENT_SIZE) }, LATENT_SIZE), 0);
+  }
+
+  async #encodeText(loaded: Loaded, scope: ResourceScope, ids: { prompt: Int32Array; negative: Int32Array }): Promise<NDArray> {
+    const { runtime, device, vm, params } = loaded;
+    const clip = vm.fn('clip');
+    const promptIds = scope.add(runtime.ndarray(ids.prompt, [1, CLIP_MAX_LENGTH], 'int32', device));
+    const negativeIds = scope.add(runtime.ndarray(ids.negative, [1, CLIP_MAX_LENGTH], 'int32', device));
+    const cond = scope.add((await clip.callAsync(promptIds, params.clip)) as NDArray);
+    const uncond = scope.add((await clip.callAsync(negativeIds, params.clip)) as NDArray);
+    // The negative prompt goes first: the unet reads batch 0 as unconditional.
+    return scope.add((await vm.fn('concat_embeddings').callAsync(uncond, cond)) as NDArray);
+  }
+
+  async #run(
+    loaded: Loaded,
+    ids: { prompt: Int32Array; negative: Int32Array },
+    prompt: string,
+    opts: ResolvedGenerateOptions,
+    tokenizeMs: number,
+  ): Promise<GeneratedImage> {
+    const started = now() - tokenizeMs;
+    const { runtime, device, vm, params, info } = loaded;
+    const { signal } = opts;
+    if (info.guidanceBaked === true && opts.guidanceScale !== undefined && opts.guidanceScale !== BAKED_GUIDANCE_SCALE) {
+      throw new InvalidArgumentError(`this executable bakes guidance scale ${BAKED_GUIDANCE_SCALE} into its unet; guidanceScale ${opts.guidanceScale} cannot be applied`);
+    }
+    throwIfAborted(signal);
+    const scope = new ResourceScope();
+    try {
+      const scheduler = createScheduler(opts.scheduler, { steps: opts.steps, ...opts.schedulerOptions });
+      const seed = opts.latents ? opts.seed : (opts.seed ?? randomSeed());
+      // One generator for the initial noise and the ancestral steps, as diffusers passes it.
+      const generator = createGenerator(seed ?? randomSeed());
+      const noise = opts.latents ?? generator.randn(LATENT_SHAPE);
+      const sigma = scheduler.initNoiseSigma;
+      let x: Float32Array = noise.map((v) => Math.fround(v * sigma));
+
+      let t = now();
+      const embeddings = await this.#encodeText(loaded, scope, ids);
+      await device.syncAsync();
+      const textEncoderMs = now() - t;
+
+      const latents = scope.add(runtime.empty(LATENT_SHAPE, 'float32', device));
+      const timestep = scope.add(runtime.empty([], 'int32', device));
+      const timestepHost = new Int32Array(1);
+      const unet = vm.fn('unet');
+      const unetMs: number[] = [];
+      const schedulerMs: number[] = [];
+      const copyMs: number[] = [];
+      for (let i = 0; i < scheduler.length; i++) {
+        if (signal?.aborted) throw new AbortError(`generation aborted after ${i} of ${scheduler.length} steps`, { cause: signal.reason });
+        t = now();
+        latents.copyFrom(scheduler.scaleModelInput(x, i));
+        timestepHost[0] = scheduler.modelTimestep(i);
+        timestep.copyFrom(timestepHost);
+        const copyIn = now() - t;
+
+        t = now();
+        const out = scope.add((await unet.callAsync(latents, timestep, embeddings, params.unet)) as NDArray);
+        // Wait for the device once per UNet step: the Mali driver fails with
+        // CL_OUT_OF_HOST_MEMORY when kernels keep queueing without a sync (apache/tvm#16530).
+        await device.syncAsync();
+        unetMs.push(now() - t);
+
+        t = now();
+        const prediction = out.toFloat32Array();
+        const batch = out.shape[0];
+        out.dispose();
+        copyMs.push(copyIn + now() - t);
+
+        t = now();
+        const eps = this.#guide(info, prediction, batch, opts.guidanceScale);
+        x = scheduler.step(eps, i, x, generator);
+        schedulerMs.push(now() - t);
+        opts.onStep?.({ step: i + 1, steps: scheduler.length, timestep: scheduler.timesteps[i]!, elapsedMs: now() - started });
+      }
+      throwIfAborted(signal);
+
+      t = now();
+      latents.copyFrom(x);
+      const decoded = scope.add((await vm.fn('vae').callAsync(latents, params.vae)) as NDArray);
+      const packed = scope.add((await vm.fn('image_to_rgba').callAsync(decoded)) as NDArray);
+      await device.syncAsync();
+      const [height, width] = packed.shape as [number, number];
+      const pixels = packed.toTypedArray() as Uint32Array;
+      // uint32 R | G<<8 | B<<16 | A<<24 read as bytes on a little-endian host is RGBA.
+      const rgba = new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+      const vaeMs = now() - t;
+
+      const timings: GenerationTimings = {
+        tokenizeMs,
+        textEncoderMs,
+        unetMs,
+        schedulerMs,
+        copyMs,
+        vaeMs,
+        totalMs: now() - started,
+      };
+      return new GeneratedImage({
+        width,
+        height,
+        rgba,
+        timings,
+        latents: x,
+        parameters: {
+          prompt,
+          negativePrompt: opts.negativePrompt,
+          steps: opts.steps,
+          scheduler: opts.scheduler,
+          ...(seed !== undefined ? { seed } : {}),
+          guidanceScale: opts.guidanceScale ?? BAKED_GUIDANCE_SCALE,
+          width,
+          height,
+          model: info.modelDir.split('/').pop() ?? '',
+        },
+      });
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  /** The guided noise prediction: the unet's own (guidance baked in), or uncond + g * (cond - uncond). */
+  #guide(info: PipelineInfo, prediction: Float32Array, batch: number | undefined, guidanceScale: number | undefined): Float32Array {
+    if (batch === 1) {
+      info.guidanceBaked = true;
+      this.#loaded!.info.guidanceBaked = true;
+      if (guidanceScale !== undefined && guidanceScale !== BAKED_GUIDANCE_SCALE) {
+        throw new InvalidArgumentError(`this executable bakes guidance scale ${BAKED_GUIDANCE_SCALE} into its unet; guidanceScale ${guidanceScale} cannot be applied`);
+      }
+      return prediction;
+    }
+    if (batch !== 2) throw new ArtifactError(info.executable, `unet returned a batch of ${String(batch)}; expected 1 (guidance inside) or 2 (unconditional, conditional)`);
+    this.#loaded!.info.guidanceBaked = false;
+    const g = Math.fround(guidanceScale ?? BAKED_GUIDANCE_SCALE);
+    const half = prediction.length / 2;
+    const eps = new Float32Array(half);
+    for (let k = 0; k < half; k++) {
+      const u = prediction[k]!;
+      eps[k] = Math.fround(u + Math.fround(g * Math.fround(prediction[half + k]! - u)));
+    }
+    return eps;
+  }
+}

@@ -1,0 +1,48 @@
+// Runs work on a runtime's worker thread and settles a Promise on the JavaScript thread.
+// One thread-safe function per task keeps the event loop alive until the result is
+// delivered, and is released right after.
+#pragma once
+
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+
+#include "addon.h"
+#include "core.h"
+
+namespace sdmali {
+
+// `work` runs on the worker and returns an error or nothing; `settle` runs on the JS
+// thread after success and returns the resolution value.
+template <typename State>
+Napi::Promise queueAsync(Napi::Env env, const std::shared_ptr<Core>& core, std::shared_ptr<State> state,
+                         std::function<Status(State&)> work,
+                         std::function<Napi::Value(Napi::Env, State&)> settle) {
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+  Napi::Promise promise = deferred->Promise();
+  auto tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                            "sd-mali.async", 0, 1);
+  bool queued = core->worker().post([state, work, settle, deferred, tsfn]() mutable {
+    auto error = std::make_shared<Status>(work(*state));
+    tsfn.BlockingCall([state, settle, deferred, error](Napi::Env env, Napi::Function) {
+      try {
+        if (*error) {
+          deferred->Reject(makeTvmError(env, **error).Value());
+        } else {
+          deferred->Resolve(settle(env, *state));
+        }
+      } catch (const Napi::Error& e) {
+        deferred->Reject(e.Value());
+      }
+    });
+    tsfn.Release();
+  });
+  if (!queued) {
+    tsfn.Release();
+    deferred->Reject(makeTvmError(env, "the TVM runtime was shut down").Value());
+  }
+  return promise;
+}
+
+}  // namespace sdmali
