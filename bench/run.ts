@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
+import { benchPipeline, printPipeline, type PipelineBench } from './pipeline.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), dirname(fileURLToPath(import.meta.url)).includes('/dist/') ? '../..' : '..');
 const shared = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(root, '..', 'shared'));
@@ -17,6 +18,21 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 const numerics = await benchNumerics(tokenizerDir);
 printTable('Host numerics', numerics);
 results['numerics'] = numerics;
+
+const runtimePath = process.env['SD_MALI_TVM_RUNTIME'] ?? join(shared, 'tvm', 'v0.20.0', 'linux-x64', 'libtvm_runtime.so');
+const standin = join(shared, 'fixtures', 'standin-tvm0.20');
+if (existsSync(runtimePath) && existsSync(standin) && tokenizerDir) {
+  const rows: PipelineBench[] = [];
+  for (const device of ['cpu', 'opencl']) {
+    const row = await benchPipeline(standin, runtimePath, tokenizerDir, device);
+    if (typeof row === 'string') console.log(`\n(pipeline on ${device} skipped: ${row})`);
+    else rows.push(row);
+  }
+  printPipeline(rows);
+  results['pipeline'] = rows;
+} else {
+  console.log(`\n(pipeline skipped: needs ${runtimePath}, ${standin} and the tokenizer)`);
+}
 
 const out = join(root, 'bench', 'results');
 mkdirSync(out, { recursive: true });
