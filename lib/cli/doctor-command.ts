@@ -1,0 +1,250 @@
+/**
+ * sd-mali doctor: is everything `generate` needs here? The runtime and its ABI, the devices
+ * TVM sees, the Mali GPU's progress_timeout, memory against the model's weights, and the
+ * model directory itself (files, shards, functions, tokenizer), without loading weights.
+ * Exit status 0 only when nothing needed is missing; every problem comes with its remedy.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { freemem, platform } from 'node:os';
+import { join } from 'node:path';
+import { RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';
+import { REQUIRED_FUNCTIONS, executableFileName } from '../pipeline/index.js';
+import { ClipTokenizer } from '../tokenizer/index.js';
+import { DEVICE_TYPE, loadRuntime, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
+import { nativeBinding } from '../tvm/native.js';
+import { checkShards, entryFunctions, formatBytes, readModel, summarizeWeights } from './model-report.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info';
+
+export interface Check {
+  area: string;
+  status: CheckStatus;
+  message: string;
+  remedy?: string;
+}
+
+export interface DoctorOptions {
+  model?: string;
+  runtime?: string;
+  tokenizer?: string;
+  device?: string;
+  json?: boolean;
+}
+
+/** The Mali kbase driver's GPU watchdog: too short and long UNet kernels are killed. */
+const PROGRESS_TIMEOUT_GLOBS = ['/sys/class/misc'];
+const PROGRESS_TIMEOUT_MIN = 1_000_000_000;
+const PROGRESS_TIMEOUT_REMEDY_VALUE = '99999999999';
+
+function findProgressTimeoutFiles(): string[] {
+  const files: string[] = [];
+  for (const root of PROGRESS_TIMEOUT_GLOBS) {
+    if (!existsSync(root)) continue;
+    for (const entry of readdirSync(root)) {
+      if (!entry.startsWith('mali')) continue;
+      const file = join(root, entry, 'device', 'progress_timeout');
+      if (existsSync(file)) files.push(file);
+    }
+  }
+  return files;
+}
+
+function availableMemory(): number {
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m?.[1]) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux: fall through
+  }
+  return freemem();
+}
+
+function checkRuntime(checks: Check[], opts: DoctorOptions): TvmRuntime | undefined {
+  try {
+    nativeBinding();
+    checks.push({ area: 'addon', status: 'ok', message: `native addon loaded (Node.js ${process.version}, ${process.platform}-${process.arch})` });
+  } catch (err) {
+    checks.push({ area: 'addon', status: 'fail', message: `the native addon does not load: ${(err as Error).message}`, remedy: 'reinstall with a C++ toolchain present: npm rebuild sd-mali' });
+    return undefined;
+  }
+  try {
+    const runtime = loadRuntime(opts.runtime !== undefined ? { library: opts.runtime } : {});
+    checks.push({ area: 'runtime', status: 'ok', message: `${runtime.libraryPath} (ABI: ${runtime.abi})` });
+    return runtime;
+  } catch (err) {
+    if (err instanceof RuntimeNotFoundError) {
+      checks.push({
+        area: 'runtime',
+        status: 'fail',
+        message: `no TVM runtime could be opened; tried:\n${err.attempts.map((a) => `    ${a.path} (${a.source}): ${a.reason}`).join('\n')}`,
+        remedy: 'build TVM with USE_OPENCL=ON and set SD_MALI_TVM_RUNTIME=/path/to/libtvm_runtime.so (or pass --runtime)',
+      });
+    } else if (err instanceof UnsupportedAbiError) {
+      checks.push({ area: 'runtime', status: 'fail', message: err.message, remedy: 'point sd-mali at a TVM v0.20 (or older) runtime built with OpenCL' });
+    } else {
+      checks.push({ area: 'runtime', status: 'fail', message: (err as Error).message });
+    }
+    return undefined;
+  }
+}
+
+function checkDevices(checks: Check[], runtime: TvmRuntime): Set<DeviceKind> {
+  const present = new Set<DeviceKind>();
+  for (const kind of Object.keys(DEVICE_TYPE) as DeviceKind[]) {
+    const attrs = runtime.device(kind).attributes();
+    if (!attrs.exists) continue;
+    present.add(kind);
+    const facts = [
+      attrs.name,
+      attrs.computeVersion !== undefined ? `compute ${attrs.computeVersion}` : undefined,
+      attrs.totalGlobalMemory !== undefined ? `${formatBytes(attrs.totalGlobalMemory)} memory` : undefined,
+      attrs.maxThreadsPerBlock !== undefined ? `${attrs.maxThreadsPerBlock} threads/block` : undefined,
+      attrs.warpSize !== undefined ? `warp ${attrs.warpSize}` : undefined,
+      attrs.multiProcessorCount !== undefined ? `${attrs.multiProcessorCount} compute units` : undefined,
+      attrs.driverVersion !== undefined ? `driver ${attrs.driverVersion}` : undefined,
+    ].filter((x) => x !== undefined);
+    checks.push({ area: 'device', status: 'ok', message: `${kind}:0 ${facts.length ? `— ${facts.join(', ')}` : ''}`.trim() });
+  }
+  if (!present.has('opencl')) {
+    checks.push({
+      area: 'device',
+      status: 'warn',
+      message: 'no OpenCL device: the Mali GPU is not visible to TVM',
+      remedy: 'install the Mali OpenCL driver (libmali with its ICD in /etc/OpenCL/vendors) and ocl-icd-libopencl1; check with clinfo',
+    });
+  }
+  return present;
+}
+
+function checkMali(checks: Check[]): void {
+  if (platform() !== 'linux') return;
+  const files = findProgressTimeoutFiles();
+  if (files.length === 0) {
+    checks.push({ area: 'mali', status: 'info', message: 'no Mali kbase driver found (/sys/class/misc/mali*/device/progress_timeout): not an RK3588 Mali setup, nothing to check' });
+    return;
+  }
+  for (const file of files) {
+    const value = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isFinite(value) && value < PROGRESS_TIMEOUT_MIN) {
+      checks.push({
+        area: 'mali',
+        status: 'warn',
+        message: `${file} is ${value}: long UNet kernels will be killed ("Iterator PROGRESS_TIMER timeout" in dmesg)`,
+        remedy: `echo ${PROGRESS_TIMEOUT_REMEDY_VALUE} | sudo tee ${file}`,
+      });
+    } else {
+      checks.push({ area: 'mali', status: 'ok', message: `${file} is ${value}` });
+    }
+  }
+}
+
+async function checkModel(checks: Check[], opts: DoctorOptions, runtime: TvmRuntime | undefined, devices: Set<DeviceKind>): Promise<void> {
+  const dir = opts.model!;
+  let report;
+  try {
+    report = await readModel(dir);
+  } catch (err) {
+    checks.push({ area: 'model', status: 'fail', message: (err as Error).message, remedy: 'pass --model with the dist/ directory the TVM build wrote' });
+    return;
+  }
+  const { model, index, indexError } = report;
+  const kinds = Object.keys(model.executables);
+  if (kinds.length === 0) {
+    checks.push({ area: 'model', status: 'fail', message: `${model.dir} has no stable_diffusion_<kind>.so`, remedy: 'build the model (build.py) and copy its dist/ here' });
+  }
+  const wanted = opts.device?.split(':')[0];
+  const usable = kinds.filter((k) => devices.has((k === 'llvm' ? 'cpu' : k) as DeviceKind) && (!wanted || wanted === (k === 'llvm' ? 'cpu' : k)));
+  if (kinds.length > 0) {
+    if (usable.length > 0) {
+      checks.push({ area: 'model', status: 'ok', message: `executables: ${kinds.map(executableFileName).join(', ')}; usable here: ${usable.join(', ')}` });
+    } else {
+      checks.push({
+        area: 'model',
+        status: runtime ? 'fail' : 'info',
+        message: `executables: ${kinds.join(', ')}, but ${wanted ? `no ${wanted} executable with its device` : 'none for a device present here'}`,
+        remedy: kinds.includes('opencl') ? 'make the OpenCL device visible (see the device check above)' : 'build the model for this device',
+      });
+    }
+  }
+  if (indexError) {
+    checks.push({ area: 'weights', status: 'fail', message: indexError.message, remedy: 'copy params/ from the build again: the index is damaged' });
+  } else if (!index) {
+    checks.push({ area: 'weights', status: 'fail', message: `${model.dir}/params has no ndarray-cache.json or tensor-cache.json`, remedy: 'copy params/ from the build' });
+  } else {
+    const problems = checkShards(index);
+    const summary = summarizeWeights(index);
+    if (problems.length > 0) {
+      for (const p of problems) checks.push({ area: 'weights', status: 'fail', message: `${p.file} ${p.problem}`, remedy: 'copy params/ from the build again' });
+    } else {
+      checks.push({ area: 'weights', status: 'ok', message: `${summary.shards} shard(s), ${formatBytes(summary.storedBytes)} stored, ${formatBytes(summary.deviceBytes)} on the device (${summary.formats.join(', ')})` });
+    }
+    const free = availableMemory();
+    // The weights go to the device; on the RK3588 that is the same RAM. Activations and the
+    // VM's pools need room besides.
+    const status: CheckStatus = free < summary.deviceBytes ? 'fail' : free < summary.deviceBytes * 1.5 ? 'warn' : 'ok';
+    checks.push({
+      area: 'memory',
+      status,
+      message: `${formatBytes(free)} available, the weights take ${formatBytes(summary.deviceBytes)} on the device`,
+      ...(status === 'ok' ? {} : { remedy: 'close other programs or add swap (zram); an FP16 build halves the weights' }),
+    });
+  }
+  if (runtime) {
+    for (const kind of usable) {
+      const file = model.executables[kind as keyof typeof model.executables]!;
+      try {
+        const functions = entryFunctions(runtime, file);
+        const missing = REQUIRED_FUNCTIONS.filter((f) => !functions.includes(f));
+        checks.push(
+          missing.length === 0
+            ? { area: 'model', status: 'ok', message: `${executableFileName(kind)} has ${REQUIRED_FUNCTIONS.join(', ')}` }
+            : { area: 'model', status: 'fail', message: `${executableFileName(kind)} lacks ${missing.join(', ')}`, remedy: 'rebuild the model with build.py (all entry functions)' },
+        );
+      } catch (err) {
+        checks.push({ area: 'model', status: 'fail', message: `${executableFileName(kind)} does not load: ${(err as Error).message.split('\n')[0]}`, remedy: 'rebuild it with the TVM version of this runtime' });
+      }
+    }
+  }
+  const tokenizerDir = opts.tokenizer ?? model.tokenizer;
+  if (!tokenizerDir) {
+    checks.push({
+      area: 'tokenizer',
+      status: 'fail',
+      message: `${join(model.dir, 'tokenizer')} does not exist (the TVM build does not write it)`,
+      remedy: 'copy the tokenizer/ folder of the diffusers model there, or pass --tokenizer',
+    });
+  } else {
+    try {
+      const tok = await ClipTokenizer.fromDirectory(tokenizerDir);
+      checks.push({ area: 'tokenizer', status: 'ok', message: `${tokenizerDir} (${tok.vocabSize} tokens)` });
+    } catch (err) {
+      checks.push({ area: 'tokenizer', status: 'fail', message: (err as Error).message, remedy: 'copy the tokenizer/ folder of the diffusers model' });
+    }
+  }
+}
+
+export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
+  const checks: Check[] = [];
+  const runtime = checkRuntime(checks, opts);
+  const devices = runtime ? checkDevices(checks, runtime) : new Set<DeviceKind>();
+  checkMali(checks);
+  if (opts.model !== undefined) await checkModel(checks, opts, runtime, devices);
+  else checks.push({ area: 'model', status: 'info', message: 'no --model given: the model directory was not checked' });
+  return checks;
+}
+
+const MARK: Record<CheckStatus, string> = { ok: '[ ok ]', warn: '[warn]', fail: '[FAIL]', info: '[info]' };
+
+export async function doctorCommand(opts: DoctorOptions): Promise<number> {
+  const checks = await runDoctor(opts);
+  const failed = checks.filter((c) => c.status === 'fail').length;
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ ok: failed === 0, checks }, null, 2)}\n`);
+  } else {
+    const lines = checks.map((c) => `${MARK[c.status]} ${c.area.padEnd(9)} ${c.message}${c.remedy ? `\n       ${''.padEnd(9)} -> ${c.remedy}` : ''}`);
+    const warned = checks.filter((c) => c.status === 'warn').length;
+    lines.push('', failed === 0 ? `ready to generate${warned ? ` (${warned} warning${warned > 1 ? 's' : ''})` : ''}` : `${failed} problem${failed > 1 ? 's' : ''} to fix before generate will work`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return failed === 0 ? 0 : 1;
+}

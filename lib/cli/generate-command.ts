@@ -1,0 +1,90 @@
+/** sd-mali generate "<prompt>": load the model, make one image, write it as a PNG. */
+import { AbortError } from '../errors.js';
+import { StableDiffusion, type GenerateOptions } from '../pipeline/index.js';
+import { randomSeed } from '../pipeline/options.js';
+import type { SchedulerName } from '../schedulers/index.js';
+import { checkWritable, defaultOutputName, writeAtomically } from './output-file.js';
+import { createProgress } from './progress.js';
+
+export interface GenerateCommandOptions {
+  negative?: string;
+  model: string;
+  tokenizer?: string;
+  device?: string;
+  steps: number;
+  scheduler: SchedulerName;
+  seed?: bigint;
+  output?: string;
+  runtime?: string;
+  json?: boolean;
+  force?: boolean;
+}
+
+export async function generateCommand(prompt: string, opts: GenerateCommandOptions): Promise<number> {
+  const seed = opts.seed ?? randomSeed();
+  const output = opts.output ?? defaultOutputName(seed, prompt);
+  // Refuse before minutes of work, not after.
+  checkWritable(output, opts.force === true);
+
+  const progress = createProgress(opts.json ? 'silent' : 'auto');
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: leave now
+    progress.log('interrupted: stopping after the current step (Ctrl-C again to quit at once)');
+    controller.abort(new Error('interrupted (SIGINT)'));
+  };
+  process.on('SIGINT', onSignal);
+  let pipe: StableDiffusion | undefined;
+  try {
+    pipe = await StableDiffusion.load(opts.model, {
+      ...(opts.device !== undefined ? { device: opts.device } : {}),
+      ...(opts.runtime !== undefined ? { tvmRuntime: opts.runtime } : {}),
+      ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}),
+      signal: controller.signal,
+      onProgress: (p) => progress.load(p),
+    });
+    const generateOptions: GenerateOptions = {
+      steps: opts.steps,
+      scheduler: opts.scheduler,
+      seed,
+      signal: controller.signal,
+      onStep: (s) => progress.step(s),
+      ...(opts.negative !== undefined ? { negativePrompt: opts.negative } : {}),
+    };
+    const image = await pipe.generate(prompt, generateOptions);
+    progress.stop();
+    const written = await writeAtomically(output, await image.toPNG(), opts.force === true);
+    const summary = {
+      output: written,
+      prompt,
+      negativePrompt: opts.negative ?? '',
+      seed: String(image.seed),
+      steps: opts.steps,
+      scheduler: opts.scheduler,
+      device: pipe.info.device,
+      width: image.width,
+      height: image.height,
+      timings: image.timings,
+    };
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    } else {
+      const unet = image.timings.unetMs.reduce((a, b) => a + b, 0);
+      process.stdout.write(
+        `wrote ${written} (${image.width}x${image.height}, seed ${image.seed}, ${opts.scheduler}, ${opts.steps} steps, ` +
+          `${(image.timings.totalMs / 1000).toFixed(1)} s total, ${(unet / image.timings.unetMs.length / 1000).toFixed(2)} s per UNet step)\n`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    progress.stop();
+    if (err instanceof AbortError) {
+      process.stderr.write(`aborted: ${err.message}; nothing was written\n`);
+      return 130;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    pipe?.dispose();
+  }
+}

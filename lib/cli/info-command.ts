@@ -1,0 +1,72 @@
+/** sd-mali info <dir>: what a model directory holds. */
+import { statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { loadRuntime } from '../tvm/index.js';
+import { entryFunctions, formatBytes, readModel, summarizeSchedulerConsts, summarizeWeights } from './model-report.js';
+
+export interface InfoCommandOptions {
+  runtime?: string;
+  json?: boolean;
+}
+
+export async function infoCommand(dir: string, opts: InfoCommandOptions): Promise<number> {
+  const { model, index, indexError } = await readModel(dir);
+  const executables: Record<string, { file: string; bytes: number; functions?: string[] }> = {};
+  let functionsNote: string | undefined;
+  let runtime;
+  try {
+    runtime = loadRuntime(opts.runtime !== undefined ? { library: opts.runtime } : {});
+  } catch (err) {
+    functionsNote = `functions not listed: ${(err as Error).message.split('\n')[0]}`;
+  }
+  for (const [kind, file] of Object.entries(model.executables)) {
+    const entry: { file: string; bytes: number; functions?: string[] } = { file: basename(file), bytes: statSync(file).size };
+    if (runtime) {
+      try {
+        entry.functions = entryFunctions(runtime, file);
+      } catch (err) {
+        entry.functions = [];
+        functionsNote = `${basename(file)}: ${(err as Error).message.split('\n')[0]}`;
+      }
+    }
+    executables[kind] = entry;
+  }
+  const weights = index ? summarizeWeights(index) : undefined;
+  const schedulers = summarizeSchedulerConsts(model);
+  const report = {
+    dir: model.dir,
+    executables,
+    weights: weights ?? null,
+    weightsError: indexError?.message ?? (model.weightIndex ? null : 'no params/ndarray-cache.json or params/tensor-cache.json'),
+    schedulerConsts: schedulers,
+    tokenizer: model.tokenizer ?? null,
+    ...(functionsNote ? { note: functionsNote } : {}),
+  };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return 0;
+  }
+  const out: string[] = [`model directory: ${model.dir}`, '', 'executables:'];
+  if (Object.keys(executables).length === 0) out.push('  (none: no stable_diffusion_<kind>.so)');
+  for (const [kind, e] of Object.entries(executables)) {
+    out.push(`  ${kind.padEnd(7)} ${e.file} (${formatBytes(e.bytes)})`);
+    if (e.functions) out.push(`          functions: ${e.functions.join(', ') || '(none)'}`);
+  }
+  if (functionsNote) out.push(`  note: ${functionsNote}`);
+  out.push('', 'weights:');
+  if (weights) {
+    out.push(`  index: ${weights.indexFile} (${weights.shards} shard${weights.shards === 1 ? '' : 's'})`);
+    out.push(`  stored ${formatBytes(weights.storedBytes)}, on the device ${formatBytes(weights.deviceBytes)}; formats ${weights.formats.join(', ')}; dtypes ${weights.dtypes.join(', ')}`);
+    for (const [name, m] of Object.entries(weights.models)) {
+      out.push(`  ${name.padEnd(6)} ${String(m.count).padStart(5)} weights  ${formatBytes(m.storedBytes).padStart(10)} stored  ${formatBytes(m.deviceBytes).padStart(10)} on device`);
+    }
+  } else {
+    out.push(`  ${report.weightsError}`);
+  }
+  out.push('', 'compiled scheduler constants:');
+  if (Object.keys(schedulers).length === 0) out.push('  (none)');
+  for (const [name, s] of Object.entries(schedulers)) out.push(`  ${name}: ${s.file}, ${s.numSteps ?? '?'} steps, keys ${s.keys.join(', ')}`);
+  out.push('', `tokenizer: ${model.tokenizer ?? '(none: <dir>/tokenizer is absent; pass --tokenizer to generate)'}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}

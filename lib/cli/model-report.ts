@@ -1,0 +1,138 @@
+/**
+ * Facts about a model directory that `info` prints and `doctor` checks: executables and
+ * their entry functions, weights per model, scheduler constants, tokenizer. Nothing is put
+ * on a device: executables are loaded to read their function tables only.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { readWeightIndex, type WeightIndex } from '../artifacts/index.js';
+import { inspectModelDirectory, REQUIRED_FUNCTIONS, type ModelDirectory } from '../pipeline/index.js';
+import type { TvmRuntime } from '../tvm/index.js';
+
+export interface WeightSummary {
+  indexFile: string;
+  shards: number;
+  storedBytes: number;
+  /** Bytes once on the device (f32-to-bf16 records expand to float32). */
+  deviceBytes: number;
+  formats: string[];
+  dtypes: string[];
+  models: Record<string, { count: number; storedBytes: number; deviceBytes: number }>;
+}
+
+export interface ShardProblem {
+  file: string;
+  problem: string;
+}
+
+export function summarizeWeights(index: WeightIndex): WeightSummary {
+  const models: WeightSummary['models'] = {};
+  const formats = new Set<string>();
+  const dtypes = new Set<string>();
+  let deviceBytes = 0;
+  for (const shard of index.shards) {
+    for (const r of shard.records) {
+      const onDevice = r.format === 'f32-to-bf16' ? r.nbytes * 2 : r.nbytes;
+      const model = r.name.replace(/_\d+$/, '');
+      const m = (models[model] ??= { count: 0, storedBytes: 0, deviceBytes: 0 });
+      m.count++;
+      m.storedBytes += r.nbytes;
+      m.deviceBytes += onDevice;
+      deviceBytes += onDevice;
+      formats.add(r.format);
+      dtypes.add(r.dtype);
+    }
+  }
+  return { indexFile: index.file, shards: index.shards.length, storedBytes: index.totalBytes, deviceBytes, formats: [...formats], dtypes: [...dtypes], models };
+}
+
+/** Shards that are missing or not the size the index says (no bytes are read). */
+export function checkShards(index: WeightIndex): ShardProblem[] {
+  const problems: ShardProblem[] = [];
+  for (const shard of index.shards) {
+    const file = join(index.dir, shard.dataPath);
+    try {
+      const size = statSync(file).size;
+      if (size !== shard.nbytes) problems.push({ file, problem: `has ${size} bytes, the index says ${shard.nbytes} (truncated or damaged)` });
+    } catch {
+      problems.push({ file, problem: 'is missing' });
+    }
+  }
+  return problems;
+}
+
+/**
+ * The entry functions of a Relax VM executable: the globals of its function table that
+ * the VM itself answers (kernels and VM builtins are left out).
+ */
+export function entryFunctions(runtime: TvmRuntime, file: string): string[] {
+  const lib = runtime.loadModule(file);
+  try {
+    const stats = lib.findFunction('stats');
+    const load = lib.getFunction('vm_load_executable');
+    const vm = load.call();
+    load.dispose();
+    if (!vm || typeof vm !== 'object' || !('findFunction' in vm)) return [];
+    try {
+      const text = stats ? String(stats.call()) : '';
+      stats?.dispose();
+      const globals = /Globals \(#\d+\): \[([^\]]*)\]/.exec(text)?.[1]?.split(',').map((s) => s.trim()) ?? [...REQUIRED_FUNCTIONS];
+      const found = globals.filter((name) => {
+        if (name.startsWith('vm.builtin.')) return false;
+        try {
+          const fn = vm.findFunction(name, false);
+          fn?.dispose();
+          return fn !== undefined;
+        } catch {
+          return false; // the VM refuses to hand out its kernels and builtins as closures
+        }
+      });
+      return [...new Set(found)].sort();
+    } finally {
+      vm.dispose();
+    }
+  } finally {
+    lib.dispose();
+  }
+}
+
+export interface SchedulerConstsSummary {
+  file: string;
+  numSteps: number | undefined;
+  keys: string[];
+}
+
+export function summarizeSchedulerConsts(model: ModelDirectory): Record<string, SchedulerConstsSummary> {
+  const out: Record<string, SchedulerConstsSummary> = {};
+  for (const [name, file] of Object.entries(model.schedulerConsts)) {
+    try {
+      const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      const steps = json['num_steps'];
+      out[name] = { file: basename(file), numSteps: typeof steps === 'number' ? steps : undefined, keys: Object.keys(json) };
+    } catch {
+      out[name] = { file: basename(file), numSteps: undefined, keys: [] };
+    }
+  }
+  return out;
+}
+
+export async function readModel(dir: string): Promise<{ model: ModelDirectory; index: WeightIndex | undefined; indexError: Error | undefined }> {
+  const model = inspectModelDirectory(dir);
+  if (!model.weightIndex) return { model, index: undefined, indexError: undefined };
+  try {
+    return { model, index: await readWeightIndex(join(model.dir, 'params')), indexError: undefined };
+  } catch (err) {
+    return { model, index: undefined, indexError: err as Error };
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}

@@ -1,0 +1,160 @@
+// The sd-mali command line, run as a user runs it: the package's bin, in a child process.
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readPngText } from '../lib/image/index.js';
+import * as tvm from '../lib/tvm/index.js';
+import { cliEnv, runCli, startCli } from './support/cli.js';
+import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
+import { makeModelDir, truncateFile } from './support/model-dirs.js';
+import { sharedData, testRuntime, titled } from './support/shared-data.js';
+
+const runtimeInfo = testRuntime();
+const standin = sharedData('fixtures/standin-tvm0.20', 'the stand-in model');
+const tokenizer = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
+const ready = { available: runtimeInfo.available && standin.available && tokenizer.available, reason: runtimeInfo.reason || standin.reason || tokenizer.reason, path: '' };
+const withRuntime = (): NodeJS.ProcessEnv => cliEnv({ SD_MALI_TVM_RUNTIME: runtimeInfo.path });
+const tempDir = (): string => mkdtempSync(join(tmpdir(), 'sd-mali-cli-'));
+
+/** PNG width and height from its IHDR chunk. */
+function pngSize(png: Buffer): [number, number] {
+  expect(png.subarray(12, 16).toString('latin1')).toBe('IHDR');
+  return [png.readUInt32BE(16), png.readUInt32BE(20)];
+}
+
+describe('sd-mali without a runtime', () => {
+  it('doctor fails, naming every path tried and what to set', () => {
+    const r = runCli(['doctor'], { env: cliEnv({ TVM_LIBRARY_PATH: '/nonexistent/tvm/build', LD_LIBRARY_PATH: '' }) });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('[ ok ] addon');
+    expect(r.stdout).toContain('[FAIL] runtime   no TVM runtime could be opened; tried:');
+    expect(r.stdout).toContain('/nonexistent/tvm/build/libtvm_runtime.so (TVM_LIBRARY_PATH)');
+    expect(r.stdout).toContain('libtvm_runtime.so (system library search (LD_LIBRARY_PATH, ld.so.cache))');
+    expect(r.stdout).toContain('-> build TVM with USE_OPENCL=ON and set SD_MALI_TVM_RUNTIME=/path/to/libtvm_runtime.so (or pass --runtime)');
+    expect(r.stdout).toMatch(/1 problem to fix before generate will work\n$/);
+  });
+
+  it('doctor --runtime with a wrong path fails with the remedy', () => {
+    const r = runCli(['doctor', '--runtime', '/wrong/libtvm_runtime.so']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('/wrong/libtvm_runtime.so (tvmRuntime option): /wrong/libtvm_runtime.so: cannot open shared object file: No such file or directory');
+    expect(r.stdout).toContain('-> build TVM with USE_OPENCL=ON');
+  });
+
+  it('generate with a wrong runtime fails before writing anything', () => {
+    const cwd = tempDir();
+    const r = runCli(['generate', 'x', '--runtime', '/wrong/libtvm_runtime.so', '--model', standin.available ? standin.path : cwd, '--tokenizer', tokenizer.available ? tokenizer.path : cwd], { cwd });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^sd-mali: /);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('--help of each command shows its options and examples', () => {
+    for (const cmd of ['generate', 'doctor', 'info']) {
+      const r = runCli([cmd, '--help']);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain(`Usage: sd-mali ${cmd}`);
+      expect(r.stdout).toContain('Example');
+    }
+    const bad = runCli(['generate', 'x', '--scheduler', 'nope']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain("argument 'nope' is invalid");
+  });
+});
+
+describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand-in model', ready), () => {
+  const base = (): string[] => ['--model', standin.path, '--tokenizer', tokenizer.path];
+
+  for (const device of TEST_DEVICES) {
+    it(`generate on ${device} writes a 512x512 PNG with its parameters, the same bytes for the same seed`, ({ skip }) => {
+      const why = deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), device);
+      if (why) skip(why);
+      const cwd = tempDir();
+      const args = ['generate', 'a red fox in a misty forest', ...base(), '--device', device, '--steps', '8', '--scheduler', 'dpm++2m', '--seed', '1234'];
+      const first = runCli([...args, '-o', 'one.png'], { cwd, env: withRuntime() });
+      expect(first.stderr).not.toMatch(/sd-mali: /);
+      expect(first.status).toBe(0);
+      expect(first.stdout).toMatch(/^wrote .*one\.png \(512x512, seed 1234, dpm\+\+2m, 8 steps/);
+      const second = runCli([...args, '-o', 'two.png'], { cwd, env: withRuntime() });
+      expect(second.status).toBe(0);
+      const png = readFileSync(join(cwd, 'one.png'));
+      expect(pngSize(png)).toEqual([512, 512]);
+      expect(readFileSync(join(cwd, 'two.png')).equals(png)).toBe(true);
+      const text = readPngText(png)['parameters']!;
+      expect(text.split('\n')[0]).toBe('a red fox in a misty forest');
+      expect(text).toContain('Steps: 8');
+      expect(text).toContain('Seed: 1234');
+      expect(text).toContain('Sampler: DPM++ 2M');
+      expect(text).toContain('Schedule type: dpm++2m');
+      // Progress went to stderr as plain lines (not a terminal).
+      expect(first.stderr).toContain('loading weights: 100%');
+      expect(first.stderr).toContain('step 8/8');
+    });
+  }
+
+  it('names the file from seed and prompt, refuses to overwrite without --force, prints JSON', () => {
+    const cwd = tempDir();
+    const args = ['generate', 'A Lighthouse, at Dawn!', ...base(), '--device', 'cpu', '--steps', '2', '--seed', '7', '--json'];
+    const r = runCli(args, { cwd, env: withRuntime() });
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.stdout) as { output: string; seed: string; steps: number; scheduler: string; width: number };
+    expect(summary.output).toBe(join(cwd, 'sd-7-a-lighthouse-at-dawn.png'));
+    expect(summary).toMatchObject({ seed: '7', steps: 2, scheduler: 'pndm', width: 512 });
+    expect(r.stderr).not.toContain('step 1/');
+    const again = runCli(args, { cwd, env: withRuntime() });
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('sd-7-a-lighthouse-at-dawn.png exists; pass --force');
+    expect(runCli([...args, '--force'], { cwd, env: withRuntime() }).status).toBe(0);
+    expect(readdirSync(cwd)).toEqual(['sd-7-a-lighthouse-at-dawn.png']);
+  });
+
+  it('Ctrl-C aborts cleanly: exit 130, no PNG, no temporary file', async () => {
+    const cwd = tempDir();
+    const child = startCli(['generate', 'interrupted', ...base(), '--device', 'cpu', '--steps', '1000', '--scheduler', 'ddim', '-o', 'never.png'], { cwd, env: withRuntime() });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('step 3/') && !child.killed) child.kill('SIGINT');
+    });
+    expect(await exited).toBe(130);
+    expect(stderr).toContain('aborted');
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('doctor exits 0 with a working runtime and a valid model directory', () => {
+    const r = runCli(['doctor', ...base()], { env: withRuntime() });
+    expect(r.stdout).not.toContain('[FAIL]');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('(ABI: legacy)');
+    expect(r.stdout).toContain('[ ok ] device    cpu:0');
+    expect(r.stdout).toContain('stable_diffusion_cpu.so has clip, concat_embeddings, unet, vae, image_to_rgba');
+    expect(r.stdout).toMatch(/ready to generate/);
+  });
+
+  it('doctor fails with the remedy when a shard is truncated or the tokenizer is missing', () => {
+    const dir = makeModelDir(standin.path, { copyParams: true });
+    truncateFile(join(dir, 'params', 'params_shard_0.bin'), 4096);
+    const r = runCli(['doctor', '--model', dir, '--tokenizer', tokenizer.path], { env: withRuntime() });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`[FAIL] weights   ${join(dir, 'params', 'params_shard_0.bin')} has 4096 bytes, the index says 953926 (truncated or damaged)`);
+    expect(r.stdout).toContain('-> copy params/ from the build again');
+    const noTok = runCli(['doctor', '--model', standin.path], { env: withRuntime() });
+    expect(noTok.status).toBe(1);
+    expect(noTok.stdout).toContain('[FAIL] tokenizer');
+    expect(noTok.stdout).toContain('-> copy the tokenizer/ folder of the diffusers model there, or pass --tokenizer');
+  });
+
+  it('info lists executables, functions, weights and scheduler constants', () => {
+    const r = runCli(['info', standin.path], { env: withRuntime() });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('opencl  stable_diffusion_opencl.so');
+    expect(r.stdout).toMatch(/functions: clip, concat_embeddings, dpm_solver_multistep_scheduler_convert_model_output, dpm_solver_multistep_scheduler_step, image_to_rgba, pndm_scheduler_step_0, .*unet, vae/);
+    expect(r.stdout).toMatch(/unet\s+8 weights/);
+    expect(r.stdout).toContain('formats f32-to-bf16');
+    expect(r.stdout).toContain('pndm: scheduler_pndm_consts.json, 51 steps');
+    const json = JSON.parse(runCli(['info', standin.path, '--json'], { env: withRuntime() }).stdout) as { weights: { models: Record<string, { count: number }> } };
+    expect(json.weights.models['clip']!.count).toBe(6);
+  });
+});
