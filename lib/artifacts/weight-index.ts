@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ArtifactError } from '../errors.js';
 import { bytesPerElement, isDType, type DType } from '../tvm/dtype.js';
 
@@ -131,14 +131,19 @@ export function parseWeightIndex(file: string, text: string): WeightIndex {
       if (!names.has(`${model}_${i}`)) fail(file, `metadata says ${model} has ${count} weights, but record '${model}_${i}' is missing`);
     }
   }
-  const dir = file.slice(0, Math.max(file.lastIndexOf('/'), 0)) || '.';
+  const dir = dirname(file);
   return { file, dir, paramCounts, shards, totalBytes: shards.reduce((a, s) => a + s.nbytes, 0) };
 }
 
+/** Reads the index in `paramsDir` (ndarray-cache.json, else tensor-cache.json). */
 export async function readWeightIndex(paramsDir: string): Promise<WeightIndex> {
   const file = findIndexFile(paramsDir);
   if (!file) {
     throw new ArtifactError(join(paramsDir, INDEX_FILE_NAMES[0]), `is missing (looked for ${INDEX_FILE_NAMES.join(' and ')}); is this a model directory written by the TVM build?`);
   }
+  return readWeightIndexFile(file);
+}
+
+export async function readWeightIndexFile(file: string): Promise<WeightIndex> {
   return parseWeightIndex(file, await readFile(file, 'utf8'));
 }

@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { readWeightIndex, type WeightIndex } from '../artifacts/index.js';
+import { readWeightIndexFile, type WeightIndex } from '../artifacts/index.js';
 import { inspectModelDirectory, REQUIRED_FUNCTIONS, type ModelDirectory } from '../pipeline/index.js';
 import type { TvmRuntime } from '../tvm/index.js';
 
@@ -120,7 +120,7 @@ export async function readModel(dir: string): Promise<{ model: ModelDirectory; i
   const model = inspectModelDirectory(dir);
   if (!model.weightIndex) return { model, index: undefined, indexError: undefined };
   try {
-    return { model, index: await readWeightIndex(join(model.dir, 'params')), indexError: undefined };
+    return { model, index: await readWeightIndexFile(model.weightIndex), indexError: undefined };
   } catch (err) {
     return { model, index: undefined, indexError: err as Error };
   }

@@ -4,7 +4,7 @@
  * TypeScript; the executable only runs clip, unet, vae and image_to_rgba.
  */
 import { AbortError, ArtifactError, InvalidArgumentError, SdMaliError, throwIfAborted, TokenizerError } from '../errors.js';
-import { loadWeights, readWeightIndex, type ModelWeights, type WeightIndex } from '../artifacts/index.js';
+import { loadWeights, readWeightIndexFile, type ModelWeights, type WeightIndex } from '../artifacts/index.js';
 import { GeneratedImage, type GenerationTimings } from '../image/index.js';
 import { createGenerator } from '../random/index.js';
 import { createScheduler } from '../schedulers/index.js';
@@ -145,7 +145,7 @@ export class StableDiffusion implements Disposable {
       );
     }
     const tokenizer = await ClipTokenizer.fromDirectory(tokenizerDir);
-    const index = await readWeightIndex(requireWeightIndex(model).replace(/\/[^/]+$/, ''));
+    const index = await readWeightIndexFile(requireWeightIndex(model));
     for (const m of MODELS) {
       if (index.paramCounts[m] === undefined) throw new ArtifactError(index.file, `metadata has no ${m}ParamSize: the ${m} weights cannot be found`);
     }

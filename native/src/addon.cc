@@ -92,50 +92,42 @@ Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// openRuntime(path) -> { runtime } | { failure: 'open' | 'abi', message, abi? }
+Napi::Object failure(Napi::Env env, const std::string& kind, const std::string& message, const std::string& abi) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("failure", kind);
+  out.Set("message", message);
+  if (!abi.empty()) out.Set("abi", abi);
+  return out;
+}
+
+// openRuntime(path) -> { runtime } | { failure: 'open' | 'abi' | 'conflict', message, abi? }
 Napi::Value OpenRuntime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) throwType(env, "openRuntime: the path must be a string");
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   AddonData& data = addonData(env);
   std::shared_ptr<Core> core;
-  if (auto it = data.cores.find(path); it != data.cores.end()) {
-    core = it->second;
-  } else {
-    if (!data.cores.empty()) {
-      // Report a bad path or ABI as such; a second good runtime is a conflict, unless it
-      // is the same file under another name.
-      ProbeResult probe = probeLibrary(path);
-      Napi::Object out = Napi::Object::New(env);
-      if (!probe.failure.empty()) {
-        out.Set("failure", probe.failure);
-        out.Set("message", probe.message);
-        if (!probe.abi.empty()) out.Set("abi", probe.abi);
-        return out;
-      }
-      for (auto& [loadedPath, loaded] : data.cores) {
-        if (loaded->library() == probe.library) core = loaded;
-      }
-      if (!core) {
-        out.Set("failure", "conflict");
-        out.Set("message", "another TVM runtime is already loaded in this process (" +
-                               data.cores.begin()->first +
-                               "); two TVM runtimes cannot share one process");
-        return out;
-      }
+  if (auto it = data.cores.find(path); it != data.cores.end()) core = it->second;
+  if (!core && !data.cores.empty()) {
+    // Report a bad path or ABI as such; a second good runtime is a conflict, unless it is
+    // the same file under another name.
+    ProbeResult probe = probeLibrary(path);
+    if (!probe.failure.empty()) return failure(env, probe.failure, probe.message, probe.abi);
+    for (auto& [loadedPath, loaded] : data.cores) {
+      if (loaded->library() == probe.library) core = loaded;
     }
     if (!core) {
-    OpenResult opened = openLibrary(path);
-    if (!opened.core) {
-      Napi::Object out = Napi::Object::New(env);
-      out.Set("failure", opened.failure);
-      out.Set("message", opened.message);
-      if (!opened.abi.empty()) out.Set("abi", opened.abi);
-      return out;
+      return failure(env, "conflict",
+                     "another TVM runtime is already loaded in this process (" + data.cores.begin()->first +
+                         "); two TVM runtimes cannot share one process",
+                     "");
     }
+  }
+  if (!core) {
+    OpenResult opened = openLibrary(path);
+    if (!opened.core) return failure(env, opened.failure, opened.message, opened.abi);
     core = opened.core;
     data.cores[path] = core;
-    }
   }
   Napi::Object runtime = data.runtimeCtor.New({});
   RuntimeWrap::Unwrap(runtime)->Adopt(core);
