@@ -1,6 +1,6 @@
 /** DDIM with eta = 0 (deterministic), diffusers' DDIMScheduler as SD pipelines call it. */
 import { f32 } from './numpy-like.js';
-import { checkSameLength, StepCounter, type Scheduler, type SchedulerOptions } from './scheduler.js';
+import { integerTimestepScheduler, StepCounter, type Scheduler, type SchedulerOptions } from './scheduler.js';
 import { checkSteps, integerTimesteps } from './spacing.js';
 import { SD15_TRAINING, trainingSchedule } from './training-schedule.js';
 
@@ -11,17 +11,11 @@ export function createDdim(options: SchedulerOptions): Scheduler {
   const finalAlpha = cfg.setAlphaToOne ? 1 : alphasCumprod[0]!;
   const timesteps = integerTimesteps(options.timestepSpacing ?? 'leading', options.steps, cfg);
   const ratio = Math.floor(cfg.numTrainTimesteps / options.steps);
-  const counter = new StepCounter(timesteps.length);
+  const counter = new StepCounter('ddim', timesteps.length);
   return {
-    name: 'ddim',
-    timesteps,
-    initNoiseSigma: 1,
-    length: timesteps.length,
-    scaleModelInput: (sample) => sample,
-    modelTimestep: (i) => timesteps[i]!,
+    ...integerTimestepScheduler('ddim', timesteps),
     step(modelOutput, i, sample) {
-      checkSameLength(modelOutput, sample, 'ddim');
-      counter.take(i, 'ddim');
+      counter.take(i, modelOutput, sample);
       const t = timesteps[i]!;
       const prev = t - ratio;
       const aT = alphasCumprod[t]!;

@@ -3,7 +3,7 @@
  * lower_order_final) and its Karras-sigmas variant ("DPM++ 2M Karras").
  */
 import { arange, f32, linspace, roundHalfEven } from './numpy-like.js';
-import { checkSameLength, StepCounter, type Scheduler, type SchedulerOptions } from './scheduler.js';
+import { integerTimestepScheduler, StepCounter, type Scheduler, type SchedulerOptions } from './scheduler.js';
 import { interpolateSigmas, karrasSigmas, logF32, sigmaToT } from './sigma-schedule.js';
 import { checkSteps } from './spacing.js';
 import { SD15_TRAINING, trainingSchedule, type TimestepSpacing, type TrainingConfig } from './training-schedule.js';
@@ -57,21 +57,15 @@ export function createDpmSolver(options: DpmSolverOptions): Scheduler {
   const sig = Float32Array.from([...sigmas, sigmaLast]);
   const n = timesteps.length;
   const name = options.useKarrasSigmas ? 'dpm++2m-karras' : 'dpm++2m';
-  const counter = new StepCounter(n);
+  const counter = new StepCounter(name, n);
   let previous: Float32Array | undefined; // the last converted model output (m1)
   let lowerOrderNums = 0;
 
   return {
-    name,
-    timesteps,
+    ...integerTimestepScheduler(name, timesteps),
     sigmas: [...sig],
-    initNoiseSigma: 1,
-    length: n,
-    scaleModelInput: (sample) => sample,
-    modelTimestep: (i) => timesteps[i]!,
     step(modelOutput, i, sample) {
-      checkSameLength(modelOutput, sample, name);
-      counter.take(i, name);
+      counter.take(i, modelOutput, sample);
       const lowerOrderFinal = i === n - 1 && ((n < 15) || finalSigmas === 'zero');
       const len = sample.length;
       // convert_model_output: the data prediction x0 = (x - sigma_t * eps) / alpha_t.

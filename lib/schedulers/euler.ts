@@ -2,9 +2,9 @@
  * Euler (EulerDiscreteScheduler, s_churn = 0) and Euler ancestral
  * (EulerAncestralDiscreteScheduler, one noise draw per step), as diffusers runs them.
  */
-import { roundHalfEven, f32 } from './numpy-like.js';
-import { checkSameLength, StepCounter, type NoiseSource, type Scheduler, type SchedulerOptions } from './scheduler.js';
-import { interpolateSigmas, karrasSigmas, logF32, scaleBySigma, sigmaInitNoise, sigmaToT } from './sigma-schedule.js';
+import { f32 } from './numpy-like.js';
+import { StepCounter, type NoiseSource, type Scheduler, type SchedulerOptions } from './scheduler.js';
+import { interpolateSigmas, karrasSigmas, logF32, sigmaSpaceScheduler, sigmaToT } from './sigma-schedule.js';
 import { checkSteps, floatTimesteps } from './spacing.js';
 import { SD15_TRAINING, trainingSchedule } from './training-schedule.js';
 
@@ -32,19 +32,12 @@ export function sigmaSchedule(options: SigmaSchedulerOptions): { timesteps: numb
 export function createEuler(options: SigmaSchedulerOptions, ancestral: boolean): Scheduler {
   const { timesteps, sigmas, spacing } = sigmaSchedule(options);
   const name = ancestral ? 'euler-a' : 'euler';
-  const counter = new StepCounter(timesteps.length);
+  const counter = new StepCounter(name, timesteps.length);
   return {
-    name,
-    timesteps,
-    sigmas: [...sigmas],
-    initNoiseSigma: sigmaInitNoise(sigmas, spacing),
-    length: timesteps.length,
-    scaleModelInput: (sample, i) => scaleBySigma(sample, sigmas[i]!),
-    modelTimestep: (i) => roundHalfEven(timesteps[i]!),
+    ...sigmaSpaceScheduler(name, timesteps, sigmas, spacing),
     step(modelOutput, i, sample, generator?: NoiseSource) {
-      checkSameLength(modelOutput, sample, name);
       if (ancestral && !generator) throw new TypeError('euler-a: step() needs a generator for its noise');
-      counter.take(i, name);
+      counter.take(i, modelOutput, sample);
       const sigma = sigmas[i]!;
       const next = sigmas[i + 1]!;
       const n = sample.length;

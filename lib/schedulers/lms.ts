@@ -4,9 +4,9 @@
  * Lagrange basis with scipy's quad; the basis is a cubic, so Gauss-Legendre with three
  * nodes is exact, and the result agrees to float32 precision.
  */
-import { roundHalfEven, f32 } from './numpy-like.js';
-import { checkSameLength, StepCounter, type Scheduler } from './scheduler.js';
-import { scaleBySigma, sigmaInitNoise } from './sigma-schedule.js';
+import { f32 } from './numpy-like.js';
+import { StepCounter, type Scheduler } from './scheduler.js';
+import { sigmaSpaceScheduler } from './sigma-schedule.js';
 import { sigmaSchedule, type SigmaSchedulerOptions } from './euler.js';
 
 const GAUSS_NODES = [-Math.sqrt(3 / 5), 0, Math.sqrt(3 / 5)];
@@ -33,19 +33,12 @@ export function lmsCoefficient(sigmas: ArrayLike<number>, order: number, t: numb
 
 export function createLms(options: SigmaSchedulerOptions, maxOrder = 4): Scheduler {
   const { timesteps, sigmas, spacing } = sigmaSchedule(options);
-  const counter = new StepCounter(timesteps.length);
+  const counter = new StepCounter('lms', timesteps.length);
   const derivatives: Float32Array[] = [];
   return {
-    name: 'lms',
-    timesteps,
-    sigmas: [...sigmas],
-    initNoiseSigma: sigmaInitNoise(sigmas, spacing),
-    length: timesteps.length,
-    scaleModelInput: (sample, i) => scaleBySigma(sample, sigmas[i]!),
-    modelTimestep: (i) => roundHalfEven(timesteps[i]!),
+    ...sigmaSpaceScheduler('lms', timesteps, sigmas, spacing),
     step(modelOutput, i, sample) {
-      checkSameLength(modelOutput, sample, 'lms');
-      counter.take(i, 'lms');
+      counter.take(i, modelOutput, sample);
       const sigma = sigmas[i]!;
       const n = sample.length;
       const derivative = new Float32Array(n);

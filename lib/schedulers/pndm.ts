@@ -4,7 +4,7 @@
  * is averaged with the first one's (a pseudo Runge-Kutta start).
  */
 import { f32 } from './numpy-like.js';
-import { checkSameLength, StepCounter, type Scheduler, type SchedulerOptions } from './scheduler.js';
+import { integerTimestepScheduler, StepCounter, type Scheduler, type SchedulerOptions } from './scheduler.js';
 import { checkSteps, integerTimesteps } from './spacing.js';
 import { SD15_TRAINING, trainingSchedule } from './training-schedule.js';
 
@@ -18,7 +18,7 @@ export function createPndm(options: SchedulerOptions): Scheduler {
   // concat(t[:-1], t[-2:-1], t[-1:])[::-1], with numpy's slicing of short arrays.
   const timesteps = [...base.slice(0, -1), ...base.slice(-2, -1), ...base.slice(-1)].reverse();
   const ratio = Math.floor(cfg.numTrainTimesteps / steps);
-  const counter = new StepCounter(timesteps.length);
+  const counter = new StepCounter('pndm', timesteps.length);
   let ets: Float32Array[] = [];
   let curSample: Float32Array | undefined;
 
@@ -39,15 +39,9 @@ export function createPndm(options: SchedulerOptions): Scheduler {
   };
 
   return {
-    name: 'pndm',
-    timesteps,
-    initNoiseSigma: 1,
-    length: timesteps.length,
-    scaleModelInput: (sample) => sample,
-    modelTimestep: (i) => timesteps[i]!,
+    ...integerTimestepScheduler('pndm', timesteps),
     step(modelOutput, i, sample) {
-      checkSameLength(modelOutput, sample, 'pndm');
-      counter.take(i, 'pndm');
+      counter.take(i, modelOutput, sample);
       let t = timesteps[i]!;
       let prev = t - ratio;
       if (i !== 1) {

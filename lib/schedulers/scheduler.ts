@@ -39,17 +39,31 @@ export interface SchedulerOptions {
   training?: TrainingConfig;
 }
 
-/** Checks the step order contract shared by the stateful schedulers. */
+/** Checks the contract of step() shared by every scheduler: matching lengths, steps in order. */
 export class StepCounter {
   #next = 0;
-  constructor(private readonly length: number) {}
-  take(i: number, name: string): void {
+  constructor(
+    private readonly name: string,
+    private readonly length: number,
+  ) {}
+
+  take(i: number, modelOutput: Float32Array, sample: Float32Array): void {
+    const { name } = this;
+    if (modelOutput.length !== sample.length) throw new RangeError(`${name}: model output has ${modelOutput.length} values, the sample ${sample.length}`);
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`${name}: step ${i} is outside 0..${this.length - 1}`);
     if (i !== this.#next) throw new RangeError(`${name}: steps must be taken in order; expected step ${this.#next}, got ${i}`);
     this.#next++;
   }
 }
 
-export function checkSameLength(a: Float32Array, b: Float32Array, name: string): void {
-  if (a.length !== b.length) throw new RangeError(`${name}: model output has ${a.length} values, the sample ${b.length}`);
+/** Everything but step() of a scheduler over integer timesteps (PNDM, DDIM, DPM-Solver). */
+export function integerTimestepScheduler(name: SchedulerName, timesteps: number[]): Omit<Scheduler, 'step'> {
+  return {
+    name,
+    timesteps,
+    initNoiseSigma: 1,
+    length: timesteps.length,
+    scaleModelInput: (sample) => sample,
+    modelTimestep: (i) => timesteps[i]!,
+  };
 }

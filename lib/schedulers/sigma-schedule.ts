@@ -3,7 +3,8 @@
  * interpolating the training sigmas at the chosen timesteps, Karras' rho = 7 spacing, and
  * mapping a sigma back to a (fractional) timestep.
  */
-import { f32, interpIndex, linspace } from './numpy-like.js';
+import { f32, interpIndex, linspace, roundHalfEven } from './numpy-like.js';
+import type { Scheduler, SchedulerName } from './scheduler.js';
 
 /** np.interp of the float32 training sigmas at each timestep (float64 results). */
 export function interpolateSigmas(trainSigmas: Float32Array, timesteps: readonly number[]): number[] {
@@ -48,4 +49,18 @@ export function scaleBySigma(sample: Float32Array, sigma: number): Float32Array 
 export function sigmaInitNoise(sigmas: Float32Array, spacing: string): number {
   const max = sigmas.reduce((a, b) => Math.max(a, b), 0);
   return spacing === 'leading' ? f32(Math.sqrt(f32(f32(max * max) + 1))) : max;
+}
+
+/** Everything but step() of a scheduler in sigma space (LMS, Euler, Euler ancestral). */
+export function sigmaSpaceScheduler(name: SchedulerName, timesteps: number[], sigmas: Float32Array, spacing: string): Omit<Scheduler, 'step'> {
+  return {
+    name,
+    timesteps,
+    sigmas: [...sigmas],
+    initNoiseSigma: sigmaInitNoise(sigmas, spacing),
+    length: timesteps.length,
+    scaleModelInput: (sample, i) => scaleBySigma(sample, sigmas[i]!),
+    // A compiled UNet takes an int32 timestep: the float one rounded as numpy rounds.
+    modelTimestep: (i) => roundHalfEven(timesteps[i]!),
+  };
 }
