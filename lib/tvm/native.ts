@@ -119,7 +119,17 @@ export function nativeBinding(): NativeBinding {
   if (binding) return binding;
   const require = createRequire(import.meta.url);
   const load = require('node-gyp-build') as (dir: string) => unknown;
-  const loaded = load(packageRoot()) as NativeBinding;
+  let loaded: NativeBinding;
+  try {
+    loaded = load(packageRoot()) as NativeBinding;
+  } catch (err) {
+    throw new Error(
+      `sd-mali: its native addon is not built for ${process.platform}-${process.arch} (no prebuilt binary matched). ` +
+        'Build it with python3, make and a C++17 compiler present: `npm rebuild sd-mali` ' +
+        '(npm >= 11 holds install scripts until you run `npm install-scripts approve sd-mali`).',
+      { cause: err },
+    );
+  }
   loaded.setErrorClasses({ TvmError, DisposedError });
   binding = loaded;
   return loaded;
