@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, ArtifactError, InvalidArgumentError, readPngText, StableDiffusion, TokenizerError, type LoadProgress } from '../lib/index.js';
 import * as tvm from '../lib/tvm/index.js';
-import { buildFakeExecutable } from './support/c-libraries.js';
+import { buildFakeExecutable, buildUnguidedExecutable } from './support/c-libraries.js';
 import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
 import { makeModelDir, removeFile, rewriteFile, truncateFile } from './support/model-dirs.js';
 import { idsCases, maxByteDifference, promptCases } from './support/references.js';
@@ -245,5 +245,35 @@ describe.skipIf(!ready.available)(titled('StableDiffusion on the stand-in model'
       expect(after.external - before.external).toBeLessThan(8 * 1024 * 1024);
       pipe.dispose();
     }, 120_000);
+  });
+});
+
+describe.skipIf(!ready.available)(titled('classifier-free guidance on the host', ready), () => {
+  it('combines an unguided unet batch as uncond + g * (cond - uncond), for any guidanceScale', async () => {
+    const { createScheduler } = await import('../lib/schedulers/index.js');
+    const dir = makeModelDir(standin.path, { executables: {} });
+    buildUnguidedExecutable(join(dir, 'stable_diffusion_cpu.so'));
+    const pipe = await StableDiffusion.load(dir, { ...base, device: 'cpu' });
+    expect(pipe.info.guidanceBaked).toBeUndefined();
+    const latents = Float32Array.from({ length: 16384 }, (_, i) => Math.sin(i * 0.37));
+    const f = Math.fround;
+    for (const g of [1, 7.5, 12]) {
+      const image = await pipe.generate('guidance', { steps: 6, scheduler: 'ddim', latents, guidanceScale: g });
+      expect(pipe.info.guidanceBaked).toBe(false);
+      // The same run replayed here: the fake unet gives uncond = 0.5x, cond = 0.5x + 0.1.
+      const s = createScheduler('ddim', { steps: 6 });
+      let x: Float32Array = latents.map((v) => f(v * s.initNoiseSigma));
+      for (let i = 0; i < s.length; i++) {
+        const eps = x.map((v) => {
+          const u = f(0.5 * v);
+          return f(u + f(f(g) * f(f(u + f(0.1)) - u)));
+        });
+        x = s.step(eps, i, x);
+      }
+      expect(relativeError(image.latents, x)).toBeLessThanOrEqual(1e-7);
+      expect(image.parameters.guidanceScale).toBe(g);
+      expect(image.rgba.subarray(0, 4)).toEqual(new Uint8Array([128, 128, 128, 255]));
+    }
+    pipe.dispose();
   });
 });

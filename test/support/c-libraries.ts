@@ -44,3 +44,8 @@ export function buildFakeRuntimes(): { tvmFfi: string; v021: string; notTvm: str
 export function buildFakeExecutable(output: string): string {
   return compile('fake_vm.c', output);
 }
+
+/** An executable whose unet leaves guidance to the host (see fixtures/fake_cfg_model.c). */
+export function buildUnguidedExecutable(output: string): string {
+  return compile('fake_cfg_model.c', output);
+}
