@@ -7,10 +7,6 @@ export class ResourceScope implements Disposable {
     return item;
   }
 
-  get size(): number {
-    return this.#items.length;
-  }
-
   dispose(): void {
     const items = this.#items.reverse();
     this.#items = [];

@@ -299,7 +299,8 @@ export class StableDiffusion implements Disposable {
     const scope = new ResourceScope();
     try {
       const scheduler = createScheduler(opts.scheduler, { steps: opts.steps, ...opts.schedulerOptions });
-      const seed = opts.latents ? opts.seed : (opts.seed ?? randomSeed());
+      // Given latents have no seed; otherwise the seed asked for, or a random one to report.
+      const seed = opts.latents ? undefined : (opts.seed ?? randomSeed());
       // One generator for the initial noise and the ancestral steps, as diffusers passes it.
       const generator = createGenerator(seed ?? randomSeed());
       const noise = opts.latents ?? generator.randn(LATENT_SHAPE);
@@ -390,18 +391,20 @@ export class StableDiffusion implements Disposable {
     }
   }
 
-  /** The guided noise prediction: the unet's own (guidance baked in), or uncond + g * (cond - uncond). */
+  /**
+   * The guided noise prediction: the unet's own (guidance baked in), or uncond + g * (cond - uncond).
+   * Records in `info` which of the two the executable does.
+   */
   #guide(info: PipelineInfo, prediction: Float32Array, batch: number | undefined, guidanceScale: number | undefined): Float32Array {
     if (batch === 1) {
       info.guidanceBaked = true;
-      this.#loaded!.info.guidanceBaked = true;
       if (guidanceScale !== undefined && guidanceScale !== BAKED_GUIDANCE_SCALE) {
         throw new InvalidArgumentError(`this executable bakes guidance scale ${BAKED_GUIDANCE_SCALE} into its unet; guidanceScale ${guidanceScale} cannot be applied`);
       }
       return prediction;
     }
     if (batch !== 2) throw new ArtifactError(info.executable, `unet returned a batch of ${String(batch)}; expected 1 (guidance inside) or 2 (unconditional, conditional)`);
-    this.#loaded!.info.guidanceBaked = false;
+    info.guidanceBaked = false;
     const g = Math.fround(guidanceScale ?? BAKED_GUIDANCE_SCALE);
     const half = prediction.length / 2;
     const eps = new Float32Array(half);
