@@ -212,6 +212,16 @@ describe.skipIf(!ready.available)(titled('StableDiffusion on the stand-in model'
       const again = await pipe.generate('first', { steps: 4, seed: 1 });
       expect(maxByteDifference(again.rgba, a.rgba)).toBe(0);
       expect(maxByteDifference(a.rgba, b.rgba)).toBeGreaterThan(0);
+      // A queued generate aborted while it waits rejects at once, before the one ahead ends.
+      const controller = new AbortController();
+      let firstDone = false;
+      const ahead = pipe.generate('ahead', { steps: 30, seed: 3 }).then(() => (firstDone = true));
+      const queued = pipe.generate('queued', { steps: 4, seed: 4, signal: controller.signal });
+      controller.abort();
+      await expect(queued).rejects.toThrow(/aborted while waiting/);
+      expect(firstDone).toBe(false);
+      await ahead;
+      await expect(pipe.generate('after', { steps: 2, seed: 5 })).resolves.toBeDefined();
       pipe.dispose();
       await expect(pipe.generate('x')).rejects.toThrow(/disposed/);
     });

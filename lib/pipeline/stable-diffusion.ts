@@ -226,7 +226,7 @@ export class StableDiffusion implements Disposable {
       const t0 = now();
       const ids = { prompt: loaded.tokenizer.encodePadded(prompt), negative: loaded.tokenizer.encodePadded(opts.negativePrompt) };
       return this.#run(loaded, ids, prompt, opts, now() - t0);
-    });
+    }, options.signal);
   }
 
   /** The same pipeline from token ids (77 each, padded as the tokenizer pads them). */
@@ -236,7 +236,7 @@ export class StableDiffusion implements Disposable {
       const opts = resolveGenerateOptions(options, LATENT_SIZE);
       const checked = { prompt: toIds(ids.prompt, 'prompt ids'), negative: toIds(ids.negative, 'negative ids') };
       return this.#run(loaded, checked, '', opts, 0);
-    });
+    }, options.signal);
   }
 
   /** Frees everything on the device. Queued generates fail with DisposedError-like errors. */
@@ -259,10 +259,28 @@ export class StableDiffusion implements Disposable {
     return this.#loaded;
   }
 
-  #enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task);
-    this.#queue = run.catch(() => undefined);
-    return run;
+  /**
+   * Runs `task` after the tasks queued before it. A task whose signal fires while it waits
+   * rejects at once with an AbortError and never starts; the queue order is unchanged.
+   */
+  #enqueue<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const previous = this.#queue;
+    let settle!: { resolve: (v: T) => void; reject: (e: unknown) => void };
+    const result = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
+    const abortWhileWaiting = (): void =>
+      settle.reject(new AbortError('generation aborted while waiting for the one before it', { cause: signal?.reason }));
+    signal?.addEventListener('abort', abortWhileWaiting, { once: true });
+    const done = previous.then(async () => {
+      signal?.removeEventListener('abort', abortWhileWaiting);
+      if (signal?.aborted) return abortWhileWaiting();
+      try {
+        settle.resolve(await task());
+      } catch (err) {
+        settle.reject(err);
+      }
+    });
+    this.#queue = done;
+    return result;
   }
 
   async #warmup(): Promise<void> {
