@@ -12,7 +12,8 @@ import { REQUIRED_FUNCTIONS, executableFileName } from '../pipeline/index.js';
 import { ClipTokenizer } from '../tokenizer/index.js';
 import { DEVICE_TYPE, loadRuntime, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
 import { nativeBinding } from '../tvm/native.js';
-import { checkShards, entryFunctions, formatBytes, readModel, summarizeWeights } from './model-report.js';
+import { summarizeWeights } from '../artifacts/index.js';
+import { checkShards, entryFunctions, formatBytes, readModel } from './model-report.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info';
 

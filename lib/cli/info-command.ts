@@ -2,7 +2,8 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { loadRuntime } from '../tvm/index.js';
-import { entryFunctions, formatBytes, readModel, summarizeSchedulerConsts, summarizeWeights } from './model-report.js';
+import { summarizeWeights } from '../artifacts/index.js';
+import { entryFunctions, formatBytes, readModel, summarizeSchedulerConsts } from './model-report.js';
 
 export interface InfoCommandOptions {
   runtime?: string;

@@ -4,7 +4,7 @@
  * TypeScript; the executable only runs clip, unet, vae and image_to_rgba.
  */
 import { AbortError, ArtifactError, InvalidArgumentError, SdMaliError, throwIfAborted, TokenizerError } from '../errors.js';
-import { loadWeights, readWeightIndexFile, type ModelWeights, type WeightIndex } from '../artifacts/index.js';
+import { loadWeights, readWeightIndexFile, summarizeWeights, type ModelWeights, type WeightIndex } from '../artifacts/index.js';
 import { GeneratedImage, type GenerationTimings } from '../image/index.js';
 import { createGenerator } from '../random/index.js';
 import { createScheduler } from '../schedulers/index.js';
@@ -108,20 +108,10 @@ function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string |
 }
 
 function describeWeights(index: WeightIndex): PipelineInfo['weights'] {
-  const models: Record<string, { count: number; bytes: number }> = {};
-  const formats = new Set<string>();
-  const dtypes = new Set<string>();
-  for (const shard of index.shards) {
-    for (const r of shard.records) {
-      formats.add(r.format);
-      dtypes.add(r.dtype);
-      const model = r.name.replace(/_\d+$/, '');
-      const entry = (models[model] ??= { count: 0, bytes: 0 });
-      entry.count++;
-      entry.bytes += r.nbytes;
-    }
-  }
-  return { indexFile: index.file, totalBytes: index.totalBytes, formats: [...formats], dtypes: [...dtypes], models };
+  const summary = summarizeWeights(index);
+  const models: PipelineInfo['weights']['models'] = {};
+  for (const [name, m] of Object.entries(summary.models)) models[name] = { count: m.count, bytes: m.storedBytes };
+  return { indexFile: index.file, totalBytes: index.totalBytes, formats: summary.formats, dtypes: summary.dtypes, models };
 }
 
 export class StableDiffusion implements Disposable {
