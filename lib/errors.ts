@@ -11,7 +11,8 @@ export type SdMaliErrorCode =
   | 'ARTIFACT_ERROR'
   | 'TOKENIZER_ERROR'
   | 'ABORTED'
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  | 'DEVICE_UNAVAILABLE';
 
 export class SdMaliError extends Error {
   readonly code: SdMaliErrorCode;
@@ -102,6 +103,23 @@ export class AbortError extends SdMaliError {
 export class InvalidArgumentError extends SdMaliError {
   constructor(message: string) {
     super('INVALID_ARGUMENT', message);
+  }
+}
+
+/**
+ * The device asked for is not there. For OpenCL, `reason` names the first thing in the way
+ * (see diagnoseOpenCl: 'runtime-without-opencl', 'no-unversioned-loader', ...) and `remedy`
+ * what to do about it.
+ */
+export class DeviceUnavailableError extends SdMaliError {
+  readonly device: string;
+  readonly reason: string;
+  readonly remedy: string | undefined;
+  constructor(device: string, reason: string, message: string, remedy?: string) {
+    super('DEVICE_UNAVAILABLE', remedy ? `${message}. To fix: ${remedy}` : message);
+    this.device = device;
+    this.reason = reason;
+    this.remedy = remedy;
   }
 }
 

@@ -15,4 +15,13 @@ export { PackedFunction, type TvmArg, type TvmValue } from './packed-function.js
 export { TvmObject } from './object.js';
 export { int, float, dtype, type TvmInt, type TvmFloat, type TvmDataType } from './scalars.js';
 export { type DType, type AnyTypedArray, isDType, bytesPerElement } from './dtype.js';
+export {
+  diagnoseOpenCl,
+  systemView as openClSystemView,
+  TVM_OPENCL_LIBRARY_NAMES,
+  type OpenClCause,
+  type OpenClDiagnosis,
+  type OpenClSystemView,
+} from './opencl-setup.js';
+export { type LibraryProbe, type OpenClPlatformsProbe, type OpenClPlatformFacts } from './native.js';
 export { TvmError, DisposedError, RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';

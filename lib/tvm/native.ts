@@ -89,6 +89,31 @@ export type OpenRuntimeResult =
   | { runtime: NativeRuntime; failure?: undefined }
   | { runtime?: undefined; failure: 'open' | 'abi' | 'conflict'; message: string; abi?: string };
 
+/** probeSharedLibrary: whether dlopen(name) works, and which file it opened. */
+export interface LibraryProbe {
+  loaded: boolean;
+  path?: string;
+  error?: string;
+}
+
+export interface OpenClPlatformFacts {
+  name: string;
+  vendor: string;
+  version: string;
+  devices: number;
+  /** clGetDeviceIDs' status when it failed other than "no device". */
+  deviceError?: number;
+}
+
+/** probeOpenClPlatforms: what an OpenCL ICD loader reports. */
+export interface OpenClPlatformsProbe {
+  /** The loader did not open or is not OpenCL. */
+  error?: string;
+  /** clGetPlatformIDs' status (0, or e.g. -1001 when there is no platform). */
+  platformError: number;
+  platforms: OpenClPlatformFacts[];
+}
+
 type Ctor<T> = abstract new (...args: never[]) => T;
 
 export interface NativeBinding {
@@ -99,6 +124,8 @@ export interface NativeBinding {
   readonly NativeObject: Ctor<NativeObject>;
   readonly NativeRuntime: Ctor<NativeRuntime>;
   openRuntime(path: string): OpenRuntimeResult;
+  probeSharedLibrary(name: string): Promise<LibraryProbe>;
+  probeOpenClPlatforms(loader: string): Promise<OpenClPlatformsProbe>;
   setErrorClasses(classes: { TvmError: typeof TvmError; DisposedError: typeof DisposedError }): void;
 }
 

@@ -165,6 +165,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeRuntime", runtime);
   exports.Set("openRuntime", Napi::Function::New(env, OpenRuntime, "openRuntime"));
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses, "setErrorClasses"));
+  registerSystemProbes(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

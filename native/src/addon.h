@@ -32,6 +32,8 @@ AddonData& addonData(Napi::Env env);
 [[noreturn]] void throwTvmError(Napi::Env env, const std::string& message);
 [[noreturn]] void throwDisposed(Napi::Env env, const char* what);
 [[noreturn]] void throwType(Napi::Env env, const std::string& message);
+// system_probe.cc: probeSharedLibrary, probeOpenClPlatforms (for doctor's OpenCL diagnosis).
+void registerSystemProbes(Napi::Env env, Napi::Object exports);
 [[noreturn]] void throwRange(Napi::Env env, const std::string& message);
 Napi::Error makeTvmError(Napi::Env env, const std::string& message);
 

@@ -1,0 +1,193 @@
+// Facts about the system's OpenCL set-up for `sd-mali doctor` and for the error load()
+// throws when no OpenCL device is visible: can a shared library be opened under a given
+// name (and which file is it), and what platforms and devices the ICD loader reports.
+// Both run on libuv's thread pool: opening a vendor driver (PoCL pulls in LLVM) or
+// enumerating platforms can take far longer than a frame.
+#include <dlfcn.h>
+#include <link.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "addon.h"
+
+namespace sdmali {
+namespace {
+
+std::string lastDlError() {
+  const char* err = dlerror();
+  return err != nullptr ? err : "dlopen failed";
+}
+
+struct LibraryProbe {
+  bool loaded = false;
+  std::string path;
+  std::string error;
+};
+
+LibraryProbe probeOpen(const std::string& name) {
+  LibraryProbe out;
+  dlerror();
+  void* handle = dlopen(name.c_str(), RTLD_LAZY | RTLD_LOCAL);
+  if (handle == nullptr) {
+    out.error = lastDlError();
+    return out;
+  }
+  out.loaded = true;
+  link_map* map = nullptr;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr) out.path = map->l_name;
+  // Not closed: a driver's library may not survive being unloaded, and TVM opens it next.
+  return out;
+}
+
+class LibraryProbeWorker : public Napi::AsyncWorker {
+ public:
+  LibraryProbeWorker(Napi::Env env, std::string name)
+      : Napi::AsyncWorker(env), name_(std::move(name)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { result_ = probeOpen(name_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("loaded", result_.loaded);
+    if (!result_.path.empty()) out.Set("path", result_.path);
+    if (!result_.error.empty()) out.Set("error", result_.error);
+    deferred_.Resolve(out);
+  }
+
+ private:
+  std::string name_;
+  LibraryProbe result_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// The few OpenCL 1.0 entry points needed, declared here: no OpenCL headers at build time.
+using ClInt = int32_t;
+using ClUint = uint32_t;
+using GetPlatformIDs = ClInt (*)(ClUint, void**, ClUint*);
+using GetPlatformInfo = ClInt (*)(void*, ClUint, size_t, void*, size_t*);
+using GetDeviceIDs = ClInt (*)(void*, uint64_t, ClUint, void**, ClUint*);
+constexpr ClUint kPlatformVersion = 0x0901;
+constexpr ClUint kPlatformName = 0x0902;
+constexpr ClUint kPlatformVendor = 0x0903;
+constexpr uint64_t kDeviceTypeAll = 0xFFFFFFFF;
+constexpr ClInt kDeviceNotFound = -1;
+
+struct PlatformFacts {
+  std::string name, vendor, version;
+  uint32_t devices = 0;
+  int32_t deviceError = 0;
+};
+
+struct OpenClFacts {
+  std::string error;        // the loader could not be opened or lacks the functions
+  int32_t platformError = 0;  // clGetPlatformIDs' status (-1001: no platform)
+  std::vector<PlatformFacts> platforms;
+};
+
+std::string platformString(GetPlatformInfo info, void* platform, ClUint what) {
+  size_t size = 0;
+  if (info(platform, what, 0, nullptr, &size) != 0 || size == 0 || size > 4096) return {};
+  std::string out(size, '\0');
+  if (info(platform, what, size, out.data(), nullptr) != 0) return {};
+  while (!out.empty() && out.back() == '\0') out.pop_back();
+  return out;
+}
+
+OpenClFacts probeOpenCl(const std::string& loader) {
+  OpenClFacts facts;
+  dlerror();
+  void* lib = dlopen(loader.c_str(), RTLD_LAZY | RTLD_LOCAL);
+  if (lib == nullptr) {
+    facts.error = lastDlError();
+    return facts;
+  }
+  auto getPlatforms = reinterpret_cast<GetPlatformIDs>(dlsym(lib, "clGetPlatformIDs"));
+  auto getInfo = reinterpret_cast<GetPlatformInfo>(dlsym(lib, "clGetPlatformInfo"));
+  auto getDevices = reinterpret_cast<GetDeviceIDs>(dlsym(lib, "clGetDeviceIDs"));
+  if (getPlatforms == nullptr || getInfo == nullptr || getDevices == nullptr) {
+    facts.error = loader + " does not export clGetPlatformIDs/clGetPlatformInfo/clGetDeviceIDs: not an OpenCL library";
+    return facts;
+  }
+  ClUint count = 0;
+  facts.platformError = getPlatforms(0, nullptr, &count);
+  if (facts.platformError != 0 || count == 0) return facts;
+  std::vector<void*> ids(count);
+  facts.platformError = getPlatforms(count, ids.data(), nullptr);
+  if (facts.platformError != 0) return facts;
+  for (void* id : ids) {
+    PlatformFacts p;
+    p.name = platformString(getInfo, id, kPlatformName);
+    p.vendor = platformString(getInfo, id, kPlatformVendor);
+    p.version = platformString(getInfo, id, kPlatformVersion);
+    ClUint devices = 0;
+    ClInt status = getDevices(id, kDeviceTypeAll, 0, nullptr, &devices);
+    if (status == 0) p.devices = devices;
+    else if (status != kDeviceNotFound) p.deviceError = status;
+    facts.platforms.push_back(std::move(p));
+  }
+  return facts;
+}
+
+class OpenClProbeWorker : public Napi::AsyncWorker {
+ public:
+  OpenClProbeWorker(Napi::Env env, std::string loader)
+      : Napi::AsyncWorker(env), loader_(std::move(loader)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { facts_ = probeOpenCl(loader_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object out = Napi::Object::New(env);
+    if (!facts_.error.empty()) out.Set("error", facts_.error);
+    out.Set("platformError", facts_.platformError);
+    Napi::Array platforms = Napi::Array::New(env, facts_.platforms.size());
+    for (size_t i = 0; i < facts_.platforms.size(); i++) {
+      const PlatformFacts& p = facts_.platforms[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", p.name);
+      o.Set("vendor", p.vendor);
+      o.Set("version", p.version);
+      o.Set("devices", p.devices);
+      if (p.deviceError != 0) o.Set("deviceError", p.deviceError);
+      platforms.Set(static_cast<uint32_t>(i), o);
+    }
+    out.Set("platforms", platforms);
+    deferred_.Resolve(out);
+  }
+
+ private:
+  std::string loader_;
+  OpenClFacts facts_;
+  Napi::Promise::Deferred deferred_;
+};
+
+std::string stringArg(const Napi::CallbackInfo& info, const char* fn) {
+  if (info.Length() < 1 || !info[0].IsString()) throwType(info.Env(), std::string(fn) + ": the library name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (name.empty() || name.find('\0') != std::string::npos) throwType(info.Env(), std::string(fn) + ": the library name must be a non-empty string without NUL");
+  return name;
+}
+
+Napi::Value ProbeSharedLibrary(const Napi::CallbackInfo& info) {
+  auto* worker = new LibraryProbeWorker(info.Env(), stringArg(info, "probeSharedLibrary"));
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value ProbeOpenClPlatforms(const Napi::CallbackInfo& info) {
+  auto* worker = new OpenClProbeWorker(info.Env(), stringArg(info, "probeOpenClPlatforms"));
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace
+
+void registerSystemProbes(Napi::Env env, Napi::Object exports) {
+  exports.Set("probeSharedLibrary", Napi::Function::New(env, ProbeSharedLibrary, "probeSharedLibrary"));
+  exports.Set("probeOpenClPlatforms", Napi::Function::New(env, ProbeOpenClPlatforms, "probeOpenClPlatforms"));
+}
+
+}  // namespace sdmali
