@@ -4,7 +4,7 @@
 export * as tvm from './tvm/index.js';
 export * from './errors.js';
 export * from './artifacts/index.js';
-export { ClipTokenizer, CLIP_MAX_LENGTH, type ClipTokenizerConfig } from './tokenizer/index.js';
+export { ClipTokenizer, CLIP_MAX_LENGTH, CLIP_VOCAB_SIZE, bundledClipTokenizer, type ClipTokenizerConfig } from './tokenizer/index.js';
 export {
   createScheduler,
   isSchedulerName,

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TokenizerError } from '../lib/errors.js';
-import { ClipTokenizer } from '../lib/tokenizer/index.js';
+import { bundledClipTokenizer, ClipTokenizer, clipVocabularyFromMerges, CLIP_VOCAB_SIZE } from '../lib/tokenizer/index.js';
+import { parseMergeLines } from '../lib/tokenizer/bundled.js';
 import { golden, readJson } from './support/golden.js';
 import { sharedData, titled } from './support/shared-data.js';
 
@@ -23,16 +24,18 @@ describe.skipIf(!ready.available)(titled('ClipTokenizer', ready), () => {
   const data = ready.available ? readJson<TokenizerGolden>(ids.path) : { cases: [] as TokenizerGolden['cases'], bos_token_id: 0, eos_token_id: 0, pad_token_id: 0 };
   let fromVocab: ClipTokenizer;
   let fromJson: ClipTokenizer;
+  let bundled: ClipTokenizer;
 
   beforeAll(async () => {
     fromVocab = await ClipTokenizer.fromDirectory(files.path);
+    bundled = await bundledClipTokenizer();
     const onlyJson = mkdtempSync(join(tmpdir(), 'sd-mali-tok-'));
     // A folder with tokenizer.json alone must work too: read it through fromTokenizerJson.
     fromJson = ClipTokenizer.fromTokenizerJson(join(onlyJson, 'tokenizer.json'), readFileSync(join(files.path, 'tokenizer.json'), 'utf8'));
   });
 
   it('has the special ids of the reference', () => {
-    for (const tok of [fromVocab, fromJson]) {
+    for (const tok of [fromVocab, fromJson, bundled]) {
       expect(tok.bosId).toBe(data.bos_token_id);
       expect(tok.eosId).toBe(data.eos_token_id);
       expect(tok.padId).toBe(data.pad_token_id);
@@ -53,18 +56,56 @@ describe.skipIf(!ready.available)(titled('ClipTokenizer', ready), () => {
     }
   });
 
-  it('pads and truncates to 77 keeping BOS and EOS', () => {
-    const long = fromVocab.encodePadded('a '.repeat(200));
-    expect(long).toHaveLength(77);
-    expect(long[0]).toBe(fromVocab.bosId);
-    expect(long[76]).toBe(fromVocab.eosId);
-    const empty = fromVocab.encodePadded('');
-    expect([...empty]).toEqual([fromVocab.bosId, ...new Array<number>(76).fill(fromVocab.padId)]);
-    expect(fromVocab.encodePadded('a photo', 8)).toHaveLength(8);
-    expect(() => fromVocab.encodePadded('x', 1)).toThrow(RangeError);
+  it('gives the same ids from the bundled merges', () => {
+    const mismatches = data.cases.filter(
+      (c) => JSON.stringify(bundled.encode(c.text)) !== JSON.stringify(c.full_ids) || JSON.stringify([...bundled.encodePadded(c.text)]) !== JSON.stringify(c.input_ids),
+    );
+    expect(mismatches.map((c) => c.text)).toEqual([]);
+  });
+
+  it("builds from the merges alone exactly the checkpoint's vocab.json, token for token and id for id", () => {
+    const reference = JSON.parse(readFileSync(join(files.path, 'vocab.json'), 'utf8')) as Record<string, number>;
+    const merges = parseMergeLines(readFileSync(join(files.path, 'merges.txt'), 'utf8'), 'merges.txt');
+    const built = clipVocabularyFromMerges(merges);
+    expect(built.size).toBe(Object.keys(reference).length);
+    const differing = Object.entries(reference).filter(([token, id]) => built.get(token) !== id);
+    expect(differing).toEqual([]);
   });
 
   it('reports a folder without tokenizer files', async () => {
     await expect(ClipTokenizer.fromDirectory(mkdtempSync(join(tmpdir(), 'sd-mali-empty-')))).rejects.toThrow(TokenizerError);
+  });
+});
+
+// These need nothing from ../shared: the tokenizer ships with the package.
+describe('the bundled SD 1.x tokenizer', () => {
+  let tok: ClipTokenizer;
+  beforeAll(async () => {
+    tok = await bundledClipTokenizer();
+  });
+
+  it(`has CLIP's ${CLIP_VOCAB_SIZE} tokens, the specials last`, () => {
+    expect(tok.vocabSize).toBe(CLIP_VOCAB_SIZE);
+    expect(tok.bosId).toBe(CLIP_VOCAB_SIZE - 2);
+    expect(tok.eosId).toBe(CLIP_VOCAB_SIZE - 1);
+    expect(tok.padId).toBe(tok.eosId);
+  });
+
+  it('pads and truncates to 77 keeping BOS and EOS', () => {
+    const long = tok.encodePadded('a '.repeat(200));
+    expect(long).toHaveLength(77);
+    expect(long[0]).toBe(tok.bosId);
+    expect(long[76]).toBe(tok.eosId);
+    const empty = tok.encodePadded('');
+    expect([...empty]).toEqual([tok.bosId, ...new Array<number>(76).fill(tok.padId)]);
+    expect(tok.encodePadded('a photo', 8)).toHaveLength(8);
+    expect(() => tok.encodePadded('x', 1)).toThrow(RangeError);
+  });
+
+
+  it('refuses a merges file that is not one pair a line, or that repeats a token', () => {
+    expect(() => parseMergeLines('i n\nt h e\n', 'bad.txt')).toThrow(/bad\.txt: line 2 is not a merge/);
+    expect(() => parseMergeLines('in\n', 'bad.txt')).toThrow(TokenizerError);
+    expect(() => clipVocabularyFromMerges([['i', 'n'], ['i', 'n']])).toThrow(/makes 'in' twice/);
   });
 });

@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { loadRuntime } from '../tvm/index.js';
 import { summarizeWeights } from '../artifacts/index.js';
+import { describeTokenizerSource, resolveTokenizerSource } from '../pipeline/index.js';
 import { entryFunctions, formatBytes, readModel, summarizeSchedulerConsts } from './model-report.js';
 
 export interface InfoCommandOptions {
@@ -34,13 +35,14 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
   }
   const weights = index ? summarizeWeights(index) : undefined;
   const schedulers = summarizeSchedulerConsts(model);
+  const tokenizer = resolveTokenizerSource(model);
   const report = {
     dir: model.dir,
     executables,
     weights: weights ?? null,
     weightsError: indexError?.message ?? (model.weightIndex ? null : 'no params/ndarray-cache.json or params/tensor-cache.json'),
     schedulerConsts: schedulers,
-    tokenizer: model.tokenizer ?? null,
+    tokenizer: { origin: tokenizer.origin, path: tokenizer.path },
     ...(functionsNote ? { note: functionsNote } : {}),
   };
   if (opts.json) {
@@ -67,7 +69,7 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
   out.push('', 'compiled scheduler constants:');
   if (Object.keys(schedulers).length === 0) out.push('  (none)');
   for (const [name, s] of Object.entries(schedulers)) out.push(`  ${name}: ${s.file}, ${s.numSteps ?? '?'} steps, keys ${s.keys.join(', ')}`);
-  out.push('', `tokenizer: ${model.tokenizer ?? '(none: <dir>/tokenizer is absent; pass --tokenizer to generate)'}`);
+  out.push('', `tokenizer: ${describeTokenizerSource(tokenizer)}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

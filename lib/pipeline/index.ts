@@ -12,3 +12,4 @@ export {
   type StepProgress,
   type SchedulerTuning,
 } from './options.js';
+export { resolveTokenizerSource, loadTokenizer, describeTokenizerSource, type TokenizerSource, type TokenizerOrigin } from './tokenizer-source.js';
