@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createGenerator, Mt19937 } from '../lib/random/index.js';
+import { InvalidArgumentError } from '../lib/errors.js';
 import { golden, readF32, readJson } from './support/golden.js';
 import { titled } from './support/shared-data.js';
 
@@ -57,6 +58,12 @@ describe.skipIf(!data.available)(titled('torch.randn', data), () => {
 
   it('rejects unsafe number seeds and bad shapes', () => {
     expect(() => createGenerator(2 ** 60)).toThrow(RangeError);
+    expect(() => createGenerator(1.5)).toThrow(RangeError);
+    // torch.manual_seed's range is int64 ∪ uint64: the ends are taken, one beyond is refused.
+    expect(createGenerator(-(2n ** 63n)).seed).toBe(2n ** 63n);
+    expect(createGenerator(2n ** 64n - 1n).seed).toBe(2n ** 64n - 1n);
+    expect(() => createGenerator(2n ** 64n)).toThrow(InvalidArgumentError);
+    expect(() => createGenerator(-(2n ** 63n) - 1n)).toThrow(/outside torch's range/);
     expect(() => createGenerator(1).randn([-1])).toThrow(RangeError);
   });
 });

@@ -70,7 +70,7 @@ class LineProgress implements ProgressView {
   step(p: StepProgress): void {
     if (p.step === 1) this.#firstStepAt = p.elapsedMs;
     const perStep = p.step > 1 ? (p.elapsedMs - this.#firstStepAt) / (p.step - 1) : p.elapsedMs;
-    process.stderr.write(`step ${p.step}/${p.steps} (timestep ${p.timestep}): ${seconds(perStep)}/step, ETA ${seconds(perStep * (p.steps - p.step))}\n`);
+    process.stderr.write(`step ${p.step}/${p.steps} (timestep ${formatTimestep(p.timestep)}): ${seconds(perStep)}/step, ETA ${seconds(perStep * (p.steps - p.step))}\n`);
   }
 
   log(line: string): void {
@@ -90,4 +90,9 @@ class SilentProgress implements ProgressView {
 export function createProgress(mode: 'auto' | 'silent'): ProgressView {
   if (mode === 'silent') return new SilentProgress();
   return process.stderr.isTTY ? new TerminalProgress() : new LineProgress();
+}
+
+/** Karras and sigma-space schedulers give float timesteps: two decimals say enough. */
+export function formatTimestep(t: number): string {
+  return Number.isInteger(t) ? String(t) : String(Number(t.toFixed(2)));
 }

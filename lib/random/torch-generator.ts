@@ -7,6 +7,7 @@
  *  - numel < 16: normal_distribution<double>, one Box-Muller pair per two values, the
  *    second value cached in the generator (and kept across calls, as torch does).
  */
+import { InvalidArgumentError } from '../errors.js';
 import { Mt19937 } from './mt19937.js';
 import { logF32, sincosF32 } from './avx-mathfun.js';
 
@@ -14,6 +15,8 @@ const f = Math.fround;
 const TWO_PI_F32 = f(2 * Math.PI);
 const TWO_POW_M24 = 2 ** -24;
 const TWO_POW_M53 = 2 ** -53;
+export const TORCH_SEED_MIN = -(2n ** 63n);
+export const TORCH_SEED_MAX = 2n ** 64n - 1n;
 
 export class TorchGenerator {
   readonly #engine: Mt19937;
@@ -21,8 +24,12 @@ export class TorchGenerator {
   #nextDoubleNormal: number | undefined;
 
   constructor(seed: number | bigint) {
-    const big = typeof seed === 'bigint' ? seed : BigInt(seed);
     if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new RangeError(`seed ${seed} is not a safe integer; pass a bigint`);
+    const big = typeof seed === 'bigint' ? seed : BigInt(seed);
+    // torch.manual_seed takes int64 or uint64 and refuses the rest ("Overflow when unpacking long").
+    if (big < TORCH_SEED_MIN || big > TORCH_SEED_MAX) {
+      throw new InvalidArgumentError(`seed ${big} is outside torch's range ${TORCH_SEED_MIN} … ${TORCH_SEED_MAX}`);
+    }
     // torch takes the seed as uint64 (negative values wrap) and seeds mt19937 with its low 32 bits.
     this.seed = BigInt.asUintN(64, big);
     this.#engine = new Mt19937(Number(this.seed & 0xffffffffn));
