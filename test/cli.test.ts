@@ -3,9 +3,10 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatTimestep } from '../lib/cli/progress.js';
 import { readPngText } from '../lib/image/index.js';
 import * as tvm from '../lib/tvm/index.js';
-import { cliEnv, runCli, startCli } from './support/cli.js';
+import { cliEnv, runCli, runCliAsync, startCli } from './support/cli.js';
 import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
 import { makeModelDir, truncateFile } from './support/model-dirs.js';
 import { sharedData, testRuntime, titled } from './support/shared-data.js';
@@ -22,6 +23,14 @@ function pngSize(png: Buffer): [number, number] {
   expect(png.subarray(12, 16).toString('latin1')).toBe('IHDR');
   return [png.readUInt32BE(16), png.readUInt32BE(20)];
 }
+
+describe('progress lines', () => {
+  it('print integer timesteps as they are and float ones to two decimals', () => {
+    expect(formatTimestep(951)).toBe('951');
+    expect(formatTimestep(52.578948974609375)).toBe('52.58');
+    expect(formatTimestep(0.5)).toBe('0.5');
+  });
+});
 
 describe('sd-mali without a runtime', () => {
   it('doctor fails, naming every path tried and what to set', () => {
@@ -67,16 +76,16 @@ describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand
   const base = (): string[] => ['--model', standin.path, '--tokenizer', tokenizer.path];
 
   for (const device of TEST_DEVICES) {
-    it(`generate on ${device} writes a 512x512 PNG with its parameters, the same bytes for the same seed`, ({ skip }) => {
+    it(`generate on ${device} writes a 512x512 PNG with its parameters, the same bytes for the same seed`, async ({ skip }) => {
       const why = deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), device);
       if (why) skip(why);
       const cwd = tempDir();
       const args = ['generate', 'a red fox in a misty forest', ...base(), '--device', device, '--steps', '8', '--scheduler', 'dpm++2m', '--seed', '1234'];
-      const first = runCli([...args, '-o', 'one.png'], { cwd, env: withRuntime() });
+      const first = await runCliAsync([...args, '-o', 'one.png'], { cwd, env: withRuntime() });
       expect(first.stderr).not.toMatch(/sd-mali: /);
       expect(first.status).toBe(0);
       expect(first.stdout).toMatch(/^wrote .*one\.png \(512x512, seed 1234, dpm\+\+2m, 8 steps/);
-      const second = runCli([...args, '-o', 'two.png'], { cwd, env: withRuntime() });
+      const second = await runCliAsync([...args, '-o', 'two.png'], { cwd, env: withRuntime() });
       expect(second.status).toBe(0);
       const png = readFileSync(join(cwd, 'one.png'));
       expect(pngSize(png)).toEqual([512, 512]);
@@ -133,6 +142,14 @@ describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand
     expect(r.stdout).toMatch(/ready to generate/);
   });
 
+  it('doctor --device opencl checks the OpenCL set-up TVM needs and exits 0 when it is complete', async ({ skip }) => {
+    const why = deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), 'opencl');
+    if (why) skip(why);
+    const r = await runCliAsync(['doctor', ...base(), '--device', 'opencl'], { env: withRuntime() });
+    expect(r.stdout).toMatch(/\[ ok \] opencl    TVM sees an OpenCL device \(loader \S*libOpenCL\.so/);
+    expect(r.status).toBe(0);
+  });
+
   it('doctor fails with the remedy when a shard is truncated or the tokenizer is missing', () => {
     const dir = makeModelDir(standin.path, { copyParams: true });
     truncateFile(join(dir, 'params', 'params_shard_0.bin'), 4096);
@@ -140,10 +157,20 @@ describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand
     expect(r.status).toBe(1);
     expect(r.stdout).toContain(`[FAIL] weights   ${join(dir, 'params', 'params_shard_0.bin')} has 4096 bytes, the index says 953926 (truncated or damaged)`);
     expect(r.stdout).toContain('-> copy params/ from the build again');
-    const noTok = runCli(['doctor', '--model', standin.path], { env: withRuntime() });
+    const noTok = runCli(['doctor', '--model', standin.path, '--tokenizer', dir], { env: withRuntime() });
     expect(noTok.status).toBe(1);
     expect(noTok.stdout).toContain('[FAIL] tokenizer');
-    expect(noTok.stdout).toContain('-> copy the tokenizer/ folder of the diffusers model there, or pass --tokenizer');
+    expect(noTok.stdout).toContain(`-> fix ${dir}, or remove it to use the bundled SD 1.x tokenizer`);
+    const bundled = runCli(['doctor', '--model', standin.path], { env: withRuntime() });
+    expect(bundled.stdout).toContain('[ ok ] tokenizer the SD 1.x CLIP tokenizer bundled with sd-mali (the model directory has no tokenizer/), 49408 tokens');
+  });
+
+  it('generate without a tokenizer uses the bundled one: the same PNG bytes as with the reference tokenizer folder', async () => {
+    const cwd = tempDir();
+    const args = ['generate', 'a red fox', '--model', standin.path, '--device', 'cpu', '--steps', '5', '--seed', '1'];
+    expect((await runCliAsync([...args, '-o', 'bundled.png'], { cwd, env: withRuntime() })).status).toBe(0);
+    expect((await runCliAsync([...args, '--tokenizer', tokenizer.path, '-o', 'given.png'], { cwd, env: withRuntime() })).status).toBe(0);
+    expect(readFileSync(join(cwd, 'bundled.png')).equals(readFileSync(join(cwd, 'given.png')))).toBe(true);
   });
 
   it('info lists executables, functions, weights and scheduler constants', () => {
@@ -156,5 +183,6 @@ describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand
     expect(r.stdout).toContain('pndm: scheduler_pndm_consts.json, 51 steps');
     const json = JSON.parse(runCli(['info', standin.path, '--json'], { env: withRuntime() }).stdout) as { weights: { models: Record<string, { count: number }> } };
     expect(json.weights.models['clip']!.count).toBe(6);
+    expect(r.stdout).toContain('tokenizer: the SD 1.x CLIP tokenizer bundled with sd-mali');
   });
 });

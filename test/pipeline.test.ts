@@ -3,7 +3,7 @@
 // final latents within 1e-4 relative (||ours - ref|| / ||ref||), on cpu and opencl.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError, ArtifactError, InvalidArgumentError, readPngText, StableDiffusion, TokenizerError, type LoadProgress } from '../lib/index.js';
+import { AbortError, ArtifactError, DeviceUnavailableError, InvalidArgumentError, readPngText, StableDiffusion, TokenizerError, type LoadProgress } from '../lib/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { buildFakeExecutable, buildUnguidedExecutable } from './support/c-libraries.js';
 import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
@@ -153,15 +153,33 @@ describe.skipIf(!ready.available)(titled('StableDiffusion on the stand-in model'
       await expect(load(dir)).rejects.toThrow(/stable_diffusion_cpu\.so: has no function 'unet'/);
     });
 
-    it('reports a missing tokenizer with what to do', async () => {
-      await expect(StableDiffusion.load(standin.path, { tvmRuntime: runtimeInfo.path, device: 'cpu' })).rejects.toThrow(TokenizerError);
-      await expect(StableDiffusion.load(standin.path, { tvmRuntime: runtimeInfo.path, device: 'cpu' })).rejects.toThrow(/pass \{ tokenizer/);
+    it('uses the bundled SD 1.x tokenizer when neither the option nor <model>/tokenizer gives one, and says so', async () => {
+      const pipe = await StableDiffusion.load(standin.path, { tvmRuntime: runtimeInfo.path, device: 'cpu' });
+      try {
+        expect(pipe.info.tokenizerOrigin).toBe('bundled');
+        expect(pipe.info.tokenizer).toMatch(/assets\/clip-merges\.txt\.gz$/);
+        const given = await load(standin.path);
+        try {
+          expect(given.info.tokenizerOrigin).toBe('option');
+          // Same ids from both, so the same image.
+          const prompt = 'a photo of an astronaut riding a horse, 4k, détaillé';
+          expect([...pipe.tokenizer.encodePadded(prompt)]).toEqual([...given.tokenizer.encodePadded(prompt)]);
+        } finally {
+          given.dispose();
+        }
+      } finally {
+        pipe.dispose();
+      }
+    });
+
+    it('reports a tokenizer option that holds no tokenizer', async () => {
+      await expect(load(standin.path, { tokenizer: standin.path })).rejects.toThrow(TokenizerError);
     });
 
     it('reports a device the directory was not compiled for, or the runtime lacks', async () => {
       await expect(load(standin.path, { device: 'vulkan' })).rejects.toThrow(/stable_diffusion_vulkan\.so: is missing: this model directory was compiled for/);
       const dir = makeModelDir(standin.path, { executables: { cuda: join(standin.path, 'stable_diffusion_cpu.so') } });
-      await expect(load(dir, { device: 'cuda' })).rejects.toThrow(InvalidArgumentError);
+      await expect(load(dir, { device: 'cuda' })).rejects.toThrow(DeviceUnavailableError);
       await expect(load(standin.path, { device: 'tpu' })).rejects.toThrow(/unknown device/);
     });
 

@@ -8,9 +8,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { freemem, platform } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';
-import { REQUIRED_FUNCTIONS, executableFileName } from '../pipeline/index.js';
-import { ClipTokenizer } from '../tokenizer/index.js';
-import { DEVICE_TYPE, loadRuntime, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
+import { REQUIRED_FUNCTIONS, describeTokenizerSource, executableFileName, loadTokenizer, resolveTokenizerSource } from '../pipeline/index.js';
+import { DEVICE_TYPE, diagnoseOpenCl, loadRuntime, openClSystemView, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
 import { nativeBinding } from '../tvm/native.js';
 import { summarizeWeights } from '../artifacts/index.js';
 import { checkShards, entryFunctions, formatBytes, readModel } from './model-report.js';
@@ -106,15 +105,25 @@ function checkDevices(checks: Check[], runtime: TvmRuntime): Set<DeviceKind> {
     ].filter((x) => x !== undefined);
     checks.push({ area: 'device', status: 'ok', message: `${kind}:0 ${facts.length ? `— ${facts.join(', ')}` : ''}`.trim() });
   }
-  if (!present.has('opencl')) {
-    checks.push({
-      area: 'device',
-      status: 'warn',
-      message: 'no OpenCL device: the Mali GPU is not visible to TVM',
-      remedy: 'install the Mali OpenCL driver (libmali with its ICD in /etc/OpenCL/vendors) and ocl-icd-libopencl1; check with clinfo',
-    });
-  }
   return present;
+}
+
+/** Why OpenCL is (not) usable: the first cause in the order a user must fix them. */
+async function checkOpenCl(checks: Check[], runtime: TvmRuntime, opts: DoctorOptions): Promise<void> {
+  const wanted = opts.device?.split(':')[0] === 'opencl';
+  let d;
+  try {
+    d = await diagnoseOpenCl(openClSystemView(runtime));
+  } catch (err) {
+    checks.push({ area: 'opencl', status: 'warn', message: `the OpenCL set-up could not be inspected: ${(err as Error).message}` });
+    return;
+  }
+  if (d.cause === 'ok') {
+    checks.push({ area: 'opencl', status: 'ok', message: d.message });
+    return;
+  }
+  // Without --device opencl the CPU may still do; on a board the GPU is the point, so say it loudly.
+  checks.push({ area: 'opencl', status: wanted ? 'fail' : 'warn', message: `no OpenCL device: ${d.message}`, ...(d.remedy ? { remedy: d.remedy } : {}) });
 }
 
 function checkMali(checks: Check[]): void {
@@ -163,7 +172,7 @@ async function checkModel(checks: Check[], opts: DoctorOptions, runtime: TvmRunt
         area: 'model',
         status: runtime ? 'fail' : 'info',
         message: `executables: ${kinds.join(', ')}, but ${wanted ? `no ${wanted} executable with its device` : 'none for a device present here'}`,
-        remedy: kinds.includes('opencl') ? 'make the OpenCL device visible (see the device check above)' : 'build the model for this device',
+        remedy: kinds.includes('opencl') ? 'make the OpenCL device visible (see the opencl check above)' : 'build the model for this device',
       });
     }
   }
@@ -206,21 +215,17 @@ async function checkModel(checks: Check[], opts: DoctorOptions, runtime: TvmRunt
       }
     }
   }
-  const tokenizerDir = opts.tokenizer ?? model.tokenizer;
-  if (!tokenizerDir) {
+  const source = resolveTokenizerSource(model, opts.tokenizer);
+  try {
+    const tok = await loadTokenizer(source);
+    checks.push({ area: 'tokenizer', status: 'ok', message: `${describeTokenizerSource(source)}, ${tok.vocabSize} tokens` });
+  } catch (err) {
     checks.push({
       area: 'tokenizer',
       status: 'fail',
-      message: `${join(model.dir, 'tokenizer')} does not exist (the TVM build does not write it)`,
-      remedy: 'copy the tokenizer/ folder of the diffusers model there, or pass --tokenizer',
+      message: (err as Error).message,
+      remedy: source.origin === 'bundled' ? 'reinstall sd-mali (its assets/ folder is incomplete)' : `fix ${source.path}, or remove it to use the bundled SD 1.x tokenizer`,
     });
-  } else {
-    try {
-      const tok = await ClipTokenizer.fromDirectory(tokenizerDir);
-      checks.push({ area: 'tokenizer', status: 'ok', message: `${tokenizerDir} (${tok.vocabSize} tokens)` });
-    } catch (err) {
-      checks.push({ area: 'tokenizer', status: 'fail', message: (err as Error).message, remedy: 'copy the tokenizer/ folder of the diffusers model' });
-    }
   }
 }
 
@@ -228,6 +233,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   const checks: Check[] = [];
   const runtime = checkRuntime(checks, opts);
   const devices = runtime ? checkDevices(checks, runtime) : new Set<DeviceKind>();
+  if (runtime) await checkOpenCl(checks, runtime, opts);
   checkMali(checks);
   if (opts.model !== undefined) await checkModel(checks, opts, runtime, devices);
   else checks.push({ area: 'model', status: 'info', message: 'no --model given: the model directory was not checked' });

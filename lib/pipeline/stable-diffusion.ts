@@ -3,13 +3,13 @@
  * generate images. Every decision (tokens, noise, schedule, guidance) is made here in
  * TypeScript; the executable only runs clip, unet, vae and image_to_rgba.
  */
-import { AbortError, ArtifactError, InvalidArgumentError, SdMaliError, throwIfAborted, TokenizerError } from '../errors.js';
+import { AbortError, ArtifactError, DeviceUnavailableError, InvalidArgumentError, SdMaliError, throwIfAborted } from '../errors.js';
 import { loadWeights, readWeightIndexFile, summarizeWeights, type ModelWeights, type WeightIndex } from '../artifacts/index.js';
 import { GeneratedImage, type GenerationTimings } from '../image/index.js';
 import { createGenerator } from '../random/index.js';
 import { createScheduler } from '../schedulers/index.js';
 import { ClipTokenizer, CLIP_MAX_LENGTH } from '../tokenizer/index.js';
-import { loadRuntime, parseDeviceSpec, type Abi, type Device, type NDArray, type TvmObject, type TvmRuntime } from '../tvm/index.js';
+import { diagnoseOpenCl, loadRuntime, openClSystemView, parseDeviceSpec, type Abi, type Device, type NDArray, type TvmObject, type TvmRuntime } from '../tvm/index.js';
 import { EXECUTABLE_KINDS, executableFileName, inspectModelDirectory, requireWeightIndex, type ModelDirectory } from './model-directory.js';
 import {
   BAKED_GUIDANCE_SCALE,
@@ -21,6 +21,7 @@ import {
   type ResolvedGenerateOptions,
 } from './options.js';
 import { RelaxVm } from './relax-vm.js';
+import { loadTokenizer, resolveTokenizerSource, type TokenizerOrigin } from './tokenizer-source.js';
 import { ResourceScope } from './resource-scope.js';
 
 /** The entry functions generate needs. */
@@ -46,7 +47,10 @@ export interface PipelineInfo {
     dtypes: string[];
     models: Record<string, { count: number; bytes: number }>;
   };
+  /** The tokenizer folder, or the bundled merges file. */
   tokenizer: string;
+  /** 'option' (given at load), 'model' (<dir>/tokenizer) or 'bundled' (shipped with sd-mali). */
+  tokenizerOrigin: TokenizerOrigin;
   /** Whether the unet applies classifier-free guidance itself (known after the first UNet call or a warmup). */
   guidanceBaked: boolean | undefined;
   latentShape: readonly number[];
@@ -78,7 +82,7 @@ function toIds(ids: Int32Array | readonly number[], what: string): Int32Array {
   return out;
 }
 
-function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined): { device: Device; executable: string } {
+async function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined): Promise<{ device: Device; executable: string }> {
   const present = Object.keys(model.executables);
   if (spec !== undefined) {
     const { kind, id } = parseDeviceSpec(spec);
@@ -90,12 +94,7 @@ function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string |
       );
     }
     const device = runtime.device(kind, id);
-    if (!device.exists) {
-      throw new InvalidArgumentError(
-        `device ${kind}:${id} is not available to the TVM runtime (${runtime.libraryPath}): ` +
-          (kind === 'opencl' ? 'no OpenCL driver found, or the runtime was built without USE_OPENCL' : `the runtime was built without ${kind} or the device is absent`),
-      );
-    }
+    if (!device.exists) throw await deviceUnavailable(runtime, kind, id);
     return { device, executable };
   }
   for (const kind of EXECUTABLE_KINDS) {
@@ -105,6 +104,18 @@ function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string |
     if (device.exists) return { device, executable };
   }
   throw new ArtifactError(model.dir, `has no executable for a device this runtime can use (found: ${present.join(', ') || 'none'})`);
+}
+
+/** Why `kind:id` is absent: for OpenCL the first cause diagnoseOpenCl finds. */
+async function deviceUnavailable(runtime: TvmRuntime, kind: string, id: number): Promise<DeviceUnavailableError> {
+  const name = `${kind}:${id}`;
+  if (kind === 'opencl') {
+    const d = await diagnoseOpenCl(openClSystemView(runtime));
+    if (d.cause !== 'ok' && d.cause !== 'unknown') return new DeviceUnavailableError(name, d.cause, `device ${name} is not available: ${d.message}`, d.remedy);
+    if (id > 0) return new DeviceUnavailableError(name, 'no-such-device', `device ${name} is not available: OpenCL works, but there is no device with id ${id}`, 'use opencl:0, or list the devices with sd-mali doctor');
+    return new DeviceUnavailableError(name, d.cause, `device ${name} is not available to the TVM runtime (${runtime.libraryPath}): ${d.message}`, d.remedy);
+  }
+  return new DeviceUnavailableError(name, 'absent', `device ${name} is not available to the TVM runtime (${runtime.libraryPath}): the runtime was built without ${kind} or the device is absent`, `rebuild TVM with ${kind} enabled, or choose another device`);
 }
 
 function describeWeights(index: WeightIndex): PipelineInfo['weights'] {
@@ -127,14 +138,8 @@ export class StableDiffusion implements Disposable {
     const { signal, onProgress } = options;
     throwIfAborted(signal);
     const model = inspectModelDirectory(dir);
-    const tokenizerDir = options.tokenizer ?? model.tokenizer;
-    if (!tokenizerDir) {
-      throw new TokenizerError(
-        `no CLIP tokenizer: ${model.dir}/tokenizer does not exist (the TVM build does not write it). ` +
-          'Copy the tokenizer/ folder of the diffusers model there, or pass { tokenizer: "<folder>" } (--tokenizer).',
-      );
-    }
-    const tokenizer = await ClipTokenizer.fromDirectory(tokenizerDir);
+    const tokenizerSource = resolveTokenizerSource(model, options.tokenizer);
+    const tokenizer = await loadTokenizer(tokenizerSource);
     const index = await readWeightIndexFile(requireWeightIndex(model));
     for (const m of MODELS) {
       if (index.paramCounts[m] === undefined) throw new ArtifactError(index.file, `metadata has no ${m}ParamSize: the ${m} weights cannot be found`);
@@ -146,7 +151,7 @@ export class StableDiffusion implements Disposable {
     progress('runtime', 0);
     const scope = new ResourceScope();
     try {
-      const { device, executable } = chooseDevice(runtime, model, options.device);
+      const { device, executable } = await chooseDevice(runtime, model, options.device);
       throwIfAborted(signal);
       const vm = scope.add(RelaxVm.open(runtime, executable, device));
       const functions: Record<string, boolean> = {};
@@ -172,7 +177,8 @@ export class StableDiffusion implements Disposable {
         executable,
         functions,
         weights: describeWeights(index),
-        tokenizer: tokenizerDir,
+        tokenizer: tokenizerSource.path,
+        tokenizerOrigin: tokenizerSource.origin,
         guidanceBaked: undefined,
         latentShape: LATENT_SHAPE,
       };
