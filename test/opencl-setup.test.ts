@@ -16,10 +16,11 @@ interface FakeSystem {
   dirs?: Record<string, string[]>;
   env?: Record<string, string>;
   platforms?: OpenClPlatformsProbe;
+  forwarder?: string;
 }
 
 /** A healthy Debian machine with PoCL: the starting point each case breaks one thing of. */
-function healthy(): Required<FakeSystem> {
+function healthy(): Required<Omit<FakeSystem, 'forwarder'>> {
   return {
     runtimeHasOpenCl: true,
     tvmSeesDevice: true,
@@ -40,6 +41,7 @@ function fakeView(system: FakeSystem): OpenClSystemView & { opened: string[] } {
   return {
     opened,
     runtimeHasOpenCl: () => system.runtimeHasOpenCl ?? true,
+    forwarderPath: () => system.forwarder,
     tvmSeesDevice: () => system.tvmSeesDevice ?? false,
     openLibrary: async (name): Promise<LibraryProbe> => {
       opened.push(name);
@@ -96,6 +98,15 @@ describe('diagnoseOpenCl', () => {
     delete sys.libraries['libOpenCL.so'];
     sys.libraries['/usr/local/lib/libOpenCL.so'] = '/usr/local/lib/libOpenCL.so';
     expect((await diagnoseOpenCl(fakeView(sys))).cause).toBe('ok');
+  });
+
+  it("3. is satisfied by sd-mali's forwarding library answering to libOpenCL.so, and says so", async () => {
+    const sys = healthy();
+    const forwarder = '/opt/node_modules/sd-mali/build/Release/sdmali_opencl.so';
+    sys.libraries['libOpenCL.so'] = forwarder;
+    const d = await diagnoseOpenCl(fakeView({ ...sys, forwarder }));
+    expect(d.cause).toBe('ok');
+    expect(d.message).toContain(`libOpenCL.so is sd-mali's forwarding library (${forwarder}) in front of /lib/x86_64-linux-gnu/libOpenCL.so.1`);
   });
 
   it('4. names an empty vendors folder', async () => {

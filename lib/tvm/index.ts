@@ -23,5 +23,20 @@ export {
   type OpenClDiagnosis,
   type OpenClSystemView,
 } from './opencl-setup.js';
-export { type LibraryProbe, type OpenClPlatformsProbe, type OpenClPlatformFacts } from './native.js';
+export { ensureOpenClForwarder, openClForwarderState, type OpenClForwarderState } from './opencl-forwarder.js';
+export {
+  configureProgramCache,
+  programCacheState,
+  programCacheStats,
+  programCacheDir,
+  defaultCacheRoot,
+  inspectProgramCache,
+  clearProgramCache,
+  recordProgramCacheRun,
+  flushProgramCache,
+  DEFAULT_PROGRAM_CACHE_MAX_BYTES,
+  type ProgramCacheState,
+  type ProgramCacheContents,
+} from './program-cache.js';
+export { type OpenClCacheStats, type LibraryProbe, type OpenClPlatformsProbe, type OpenClPlatformFacts } from './native.js';
 export { TvmError, DisposedError, RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';

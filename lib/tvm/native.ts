@@ -114,6 +114,24 @@ export interface OpenClPlatformsProbe {
   platforms: OpenClPlatformFacts[];
 }
 
+/** What the OpenCL forwarding library counted since the process started. */
+export interface OpenClCacheStats {
+  /** Programs compiled from source. */
+  sourceBuilds: number;
+  /** Programs made from a cached binary. */
+  binaryHits: number;
+  /** Binaries written to the cache. */
+  stored: number;
+  /** Cached binaries the driver refused (deleted, rebuilt from source). */
+  rejected: number;
+  /** Damaged cache entries (deleted, rebuilt from source). */
+  corrupt: number;
+  /** Binaries that could not be written (read-only or full directory). */
+  writeFailures: number;
+  /** Programs the cache does not handle (a context with several devices, no binary). */
+  bypassed: number;
+}
+
 type Ctor<T> = abstract new (...args: never[]) => T;
 
 export interface NativeBinding {
@@ -125,6 +143,10 @@ export interface NativeBinding {
   readonly NativeRuntime: Ctor<NativeRuntime>;
   openRuntime(path: string): OpenRuntimeResult;
   probeSharedLibrary(name: string): Promise<LibraryProbe>;
+  loadOpenClForwarder(path: string): { loaded: boolean; path?: string; error?: string };
+  configureOpenClCache(dir: string, maxBytes: number): boolean;
+  openClCacheStats(): OpenClCacheStats | null;
+  flushOpenClCache(): Promise<number>;
   probeOpenClPlatforms(loader: string): Promise<OpenClPlatformsProbe>;
   setErrorClasses(classes: { TvmError: typeof TvmError; DisposedError: typeof DisposedError }): void;
 }

@@ -14,6 +14,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { nativeBinding, type LibraryProbe, type OpenClPlatformsProbe } from './native.js';
+import { openClForwarderState } from './opencl-forwarder.js';
 import type { TvmRuntime } from './runtime.js';
 
 /** The names TVM's OpenCL wrapper (src/runtime/opencl/opencl_wrapper) tries, in order. */
@@ -53,6 +54,8 @@ export interface OpenClSystemView {
   runtimeHasOpenCl(): boolean;
   /** Whether TVM reports an OpenCL device (the symptom being explained). */
   tvmSeesDevice(): boolean;
+  /** sd-mali's OpenCL forwarding library when loaded (it answers to the name libOpenCL.so). */
+  forwarderPath(): string | undefined;
   openLibrary(name: string): Promise<LibraryProbe>;
   openClPlatforms(loader: string): Promise<OpenClPlatformsProbe>;
   env(name: string): string | undefined;
@@ -71,6 +74,7 @@ export function systemView(runtime: TvmRuntime): OpenClSystemView {
       return fn !== undefined;
     },
     tvmSeesDevice: () => runtime.device('opencl').exists,
+    forwarderPath: () => openClForwarderState().path,
     openLibrary: (name) => native.probeSharedLibrary(name),
     openClPlatforms: (loader) => native.probeOpenClPlatforms(loader),
     env: (name) => process.env[name],
@@ -205,7 +209,12 @@ export async function diagnoseOpenCl(view: OpenClSystemView): Promise<OpenClDiag
     };
   }
   if (view.tvmSeesDevice()) {
-    return { cause: 'ok', message: `${OK_PREFIX} (loader ${tvmName.path ?? 'libOpenCL.so'}; platforms: ${names || 'not listed'})` };
+    const forwarder = view.forwarderPath();
+    const through =
+      forwarder !== undefined && tvmName.path === forwarder
+        ? `libOpenCL.so is sd-mali's forwarding library (${forwarder}) in front of ${loader.path ?? ICD_LOADER_NAME}, so the system's own libOpenCL.so link is not needed`
+        : `loader ${tvmName.path ?? 'libOpenCL.so'}`;
+    return { cause: 'ok', message: `${OK_PREFIX} (${through}; platforms: ${names || 'not listed'})` };
   }
   const found = platforms.error ?? (platforms.platforms.length === 0 ? `clGetPlatformIDs returned ${platforms.platformError} and no platform` : `platforms: ${names}`);
   return {

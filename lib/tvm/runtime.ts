@@ -4,6 +4,7 @@ import { DEVICE_TYPE, parseDeviceSpec, type DeviceKind } from './device.js';
 import { isDType, typedArrayCtorFor, type DType } from './dtype.js';
 import { runtimeCandidates } from './locate-runtime.js';
 import { Module } from './module.js';
+import { ensureOpenClForwarder } from './opencl-forwarder.js';
 import { nativeBinding, type NativePackedFunction, type NativeRet, type NativeRuntime } from './native.js';
 import { NDArray } from './ndarray.js';
 import { TvmObject } from './object.js';
@@ -145,6 +146,8 @@ export class TvmRuntime implements Disposable {
  */
 export function loadRuntime(options: LoadRuntimeOptions = {}): TvmRuntime {
   const binding = nativeBinding();
+  // Before the runtime can touch OpenCL: TVM must find sd-mali's libOpenCL.so first.
+  ensureOpenClForwarder();
   const attempts: RuntimeAttempt[] = [];
   for (const candidate of runtimeCandidates(options.library)) {
     const result = binding.openRuntime(candidate.path);

@@ -34,6 +34,8 @@ AddonData& addonData(Napi::Env env);
 [[noreturn]] void throwType(Napi::Env env, const std::string& message);
 // system_probe.cc: probeSharedLibrary, probeOpenClPlatforms (for doctor's OpenCL diagnosis).
 void registerSystemProbes(Napi::Env env, Napi::Object exports);
+// opencl_forwarder.cc: loadOpenClForwarder, configureOpenClCache, openClCacheStats.
+void registerOpenClForwarder(Napi::Env env, Napi::Object exports);
 [[noreturn]] void throwRange(Napi::Env env, const std::string& message);
 Napi::Error makeTvmError(Napi::Env env, const std::string& message);
 
