@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
 import { benchPipeline, printPipeline, type PipelineBench } from './pipeline.js';
+import { benchWarmStart, printWarmStart } from './warm-start.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), dirname(fileURLToPath(import.meta.url)).includes('/dist/') ? '../..' : '..');
 const shared = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(root, '..', 'shared'));
@@ -30,6 +31,10 @@ if (existsSync(runtimePath) && existsSync(standin) && tokenizerDir) {
   }
   printPipeline(rows);
   results['pipeline'] = rows;
+  const warm = benchWarmStart(standin, runtimePath, 'opencl');
+  if (typeof warm === 'string') console.log(`\n(warm start skipped: ${warm})`);
+  else printWarmStart(warm);
+  results['warmStart'] = warm;
 } else {
   console.log(`\n(pipeline skipped: needs ${runtimePath}, ${standin} and the tokenizer)`);
 }

@@ -142,11 +142,13 @@ describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand
     expect(r.stdout).toMatch(/ready to generate/);
   });
 
-  it('doctor --device opencl checks the OpenCL set-up TVM needs and exits 0 when it is complete', async ({ skip }) => {
+  it('doctor --device opencl checks the OpenCL set-up TVM needs, reports the program cache, and exits 0', async ({ skip }) => {
     const why = deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), 'opencl');
     if (why) skip(why);
     const r = await runCliAsync(['doctor', ...base(), '--device', 'opencl'], { env: withRuntime() });
-    expect(r.stdout).toMatch(/\[ ok \] opencl    TVM sees an OpenCL device \(loader \S*libOpenCL\.so/);
+    // TVM reaches OpenCL through sd-mali's forwarding library, which also keeps the compiled programs.
+    expect(r.stdout).toMatch(/\[ ok \] opencl    TVM sees an OpenCL device \(libOpenCL\.so is sd-mali's forwarding library \(\S*sdmali_opencl\.so\) in front of \S*libOpenCL\.so\.1/);
+    expect(r.stdout).toMatch(/\[ ok \] cache     OpenCL programs: \S*opencl-programs: \d+ programs?/);
     expect(r.status).toBe(0);
   });
 
@@ -171,6 +173,25 @@ describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand
     expect((await runCliAsync([...args, '-o', 'bundled.png'], { cwd, env: withRuntime() })).status).toBe(0);
     expect((await runCliAsync([...args, '--tokenizer', tokenizer.path, '-o', 'given.png'], { cwd, env: withRuntime() })).status).toBe(0);
     expect(readFileSync(join(cwd, 'bundled.png')).equals(readFileSync(join(cwd, 'given.png')))).toBe(true);
+  });
+
+  it('generate --warmup --program-cache fills the cache; cache info reports it and cache clear empties it', async ({ skip }) => {
+    const why = deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), 'opencl');
+    if (why) skip(why);
+    const cwd = tempDir();
+    const cache = join(cwd, 'cache');
+    const gen = await runCliAsync(['generate', 'a red fox', '--model', standin.path, '--device', 'opencl', '--steps', '1', '--seed', '1', '--warmup', '--program-cache', cache, '-o', 'fox.png'], { cwd, env: withRuntime() });
+    expect(gen.status).toBe(0);
+    expect(gen.stderr).toContain('loading: warmup');
+    const info = JSON.parse(runCli(['cache', 'info', '--program-cache', cache, '--json']).stdout) as { dir: string; entries: number; bytes: number; lastRun: { sourceBuilds: number; binaryHits: number } };
+    expect(info.dir).toBe(join(cache, 'opencl-programs'));
+    expect(info.entries).toBeGreaterThan(10);
+    expect(info.entries).toBe(info.lastRun.sourceBuilds);
+    expect(runCli(['cache', 'info', '--program-cache', cache]).stdout).toContain(`${info.entries} programs`);
+    const cleared = runCli(['cache', 'clear', '--program-cache', cache]);
+    expect(cleared.status).toBe(0);
+    expect(cleared.stdout).toContain(`removed ${info.entries} programs`);
+    expect((JSON.parse(runCli(['cache', 'info', '--program-cache', cache, '--json']).stdout) as { entries: number }).entries).toBe(0);
   });
 
   it('info lists executables, functions, weights and scheduler constants', () => {

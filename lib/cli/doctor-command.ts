@@ -9,7 +9,8 @@ import { freemem, platform } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';
 import { REQUIRED_FUNCTIONS, describeTokenizerSource, executableFileName, loadTokenizer, resolveTokenizerSource } from '../pipeline/index.js';
-import { DEVICE_TYPE, diagnoseOpenCl, loadRuntime, openClSystemView, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
+import { DEVICE_TYPE, diagnoseOpenCl, inspectProgramCache, loadRuntime, openClForwarderState, openClSystemView, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
+import { cacheDirFor, describeCache } from './cache-command.js';
 import { nativeBinding } from '../tvm/native.js';
 import { summarizeWeights } from '../artifacts/index.js';
 import { checkShards, entryFunctions, formatBytes, readModel } from './model-report.js';
@@ -28,6 +29,7 @@ export interface DoctorOptions {
   runtime?: string;
   tokenizer?: string;
   device?: string;
+  programCache?: string;
   json?: boolean;
 }
 
@@ -124,6 +126,21 @@ async function checkOpenCl(checks: Check[], runtime: TvmRuntime, opts: DoctorOpt
   }
   // Without --device opencl the CPU may still do; on a board the GPU is the point, so say it loudly.
   checks.push({ area: 'opencl', status: wanted ? 'fail' : 'warn', message: `no OpenCL device: ${d.message}`, ...(d.remedy ? { remedy: d.remedy } : {}) });
+}
+
+/** The forwarding library (libOpenCL.so stand-in) and the program cache: where, how full, last run. */
+async function checkProgramCache(checks: Check[], opts: DoctorOptions): Promise<void> {
+  const forwarder = openClForwarderState();
+  if (!forwarder.loaded) {
+    checks.push({
+      area: 'cache',
+      status: 'info',
+      message: `OpenCL programs are not cached between runs: ${forwarder.reason ?? 'the forwarding library is not loaded'}`,
+    });
+    return;
+  }
+  const contents = await inspectProgramCache(cacheDirFor(opts.programCache));
+  checks.push({ area: 'cache', status: 'ok', message: `OpenCL programs: ${describeCache(contents)}` });
 }
 
 function checkMali(checks: Check[]): void {
@@ -234,6 +251,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   const runtime = checkRuntime(checks, opts);
   const devices = runtime ? checkDevices(checks, runtime) : new Set<DeviceKind>();
   if (runtime) await checkOpenCl(checks, runtime, opts);
+  if (runtime) await checkProgramCache(checks, opts);
   checkMali(checks);
   if (opts.model !== undefined) await checkModel(checks, opts, runtime, devices);
   else checks.push({ area: 'model', status: 'info', message: 'no --model given: the model directory was not checked' });

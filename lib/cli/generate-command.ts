@@ -16,6 +16,9 @@ export interface GenerateCommandOptions {
   seed?: bigint;
   output?: string;
   runtime?: string;
+  /** A directory, or 'off'. */
+  programCache?: string;
+  warmup?: boolean;
   json?: boolean;
   force?: boolean;
 }
@@ -40,6 +43,8 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
       ...(opts.device !== undefined ? { device: opts.device } : {}),
       ...(opts.runtime !== undefined ? { tvmRuntime: opts.runtime } : {}),
       ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}),
+      ...(opts.programCache !== undefined ? { programCache: opts.programCache === 'off' ? (false as const) : opts.programCache } : {}),
+      ...(opts.warmup ? { warmup: true } : {}),
       signal: controller.signal,
       onProgress: (p) => progress.load(p),
     });

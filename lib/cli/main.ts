@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-/** The sd-mali command line: generate, doctor, info. */
+/** The sd-mali command line: generate, doctor, info, cache. */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { SdMaliError } from '../errors.js';
 import { DEFAULT_SCHEDULER, DEFAULT_STEPS } from '../pipeline/index.js';
 import { packageRoot } from '../tvm/native.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/index.js';
+import { cacheClearCommand, cacheInfoCommand } from './cache-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { generateCommand } from './generate-command.js';
 import { infoCommand } from './info-command.js';
@@ -49,6 +50,8 @@ program
   .option('--seed <n>', 'seed of the initial noise (torch.manual_seed-compatible); default random', seedValue)
   .option('-o, --output <file>', 'PNG to write; default sd-<seed>-<prompt>.png')
   .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
+  .option('--program-cache <dir|off>', 'where compiled OpenCL programs are kept between runs (default: SD_MALI_CACHE_DIR, else ~/.cache/sd-mali); off: none')
+  .option('--warmup', 'build every kernel before the first step, shown as its own phase')
   .option('--json', 'print a JSON summary instead of progress and a line')
   .option('-f, --force', 'overwrite the output file')
   .addHelpText(
@@ -59,7 +62,7 @@ Examples:
   $ sd-mali generate "a red fox in a misty forest" --negative "blurry" --scheduler dpm++2m-karras -o fox.png
   $ SD_MALI_TVM_RUNTIME=/opt/tvm/build/libtvm_runtime.so sd-mali generate "a lighthouse" --json`,
   )
-  .action(async (prompt: string, opts: { negative?: string; model: string; tokenizer?: string; device?: string; steps: number; scheduler: SchedulerName; seed?: bigint; output?: string; runtime?: string; json?: boolean; force?: boolean }) => {
+  .action(async (prompt: string, opts: { negative?: string; model: string; tokenizer?: string; device?: string; steps: number; scheduler: SchedulerName; seed?: bigint; output?: string; runtime?: string; programCache?: string; warmup?: boolean; json?: boolean; force?: boolean }) => {
     process.exitCode = await generateCommand(prompt, opts);
   });
 
@@ -70,6 +73,7 @@ program
   .option('--tokenizer <dir>', 'CLIP tokenizer folder; default <model>/tokenizer, else the bundled SD 1.x tokenizer')
   .option('-d, --device <device>', 'the device generate will use')
   .option('--runtime <path>', 'libtvm_runtime.so to check')
+  .option('--program-cache <dir>', 'the OpenCL program cache to report (default: SD_MALI_CACHE_DIR, else ~/.cache/sd-mali)')
   .option('--json', 'machine-readable output')
   .addHelpText(
     'after',
@@ -80,8 +84,27 @@ Examples:
   $ sd-mali doctor
   $ sd-mali doctor --model ./dist --runtime /opt/tvm/build/libtvm_runtime.so`,
   )
-  .action(async (opts: { model?: string; tokenizer?: string; device?: string; runtime?: string; json?: boolean }) => {
+  .action(async (opts: { model?: string; tokenizer?: string; device?: string; runtime?: string; programCache?: string; json?: boolean }) => {
     process.exitCode = await doctorCommand(opts);
+  });
+
+const cache = program.command('cache').description('the cache of compiled OpenCL programs that makes the second run start fast');
+cache
+  .command('info')
+  .description('where the cache is, how many programs and bytes it holds, and what the last run took from it')
+  .option('--program-cache <dir>', 'the cache (default: SD_MALI_CACHE_DIR, else $XDG_CACHE_HOME/sd-mali, else ~/.cache/sd-mali)')
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { programCache?: string; json?: boolean }) => {
+    process.exitCode = await cacheInfoCommand(opts);
+  });
+cache
+  .command('clear')
+  .description('delete every cached program (the next run builds them from source again)')
+  .option('--program-cache <dir>', 'the cache (default: SD_MALI_CACHE_DIR, else $XDG_CACHE_HOME/sd-mali, else ~/.cache/sd-mali)')
+  .option('--json', 'machine-readable output')
+  .addHelpText('after', '\nExample:\n  $ sd-mali cache clear')
+  .action(async (opts: { programCache?: string; json?: boolean }) => {
+    process.exitCode = await cacheClearCommand(opts);
   });
 
 program

@@ -19,6 +19,14 @@ export interface LoadOptions {
   tokenizer?: string;
   onProgress?: (progress: LoadProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Where compiled OpenCL programs are kept between runs: a directory, or false for none.
+   * Default SD_MALI_CACHE_DIR, else $XDG_CACHE_HOME/sd-mali, else ~/.cache/sd-mali.
+   * Process-wide: the last load's setting applies.
+   */
+  programCache?: string | false;
+  /** The cache's size cap, least recently used entries evicted beyond it. Default 2 GiB. */
+  programCacheMaxBytes?: number;
   /** Check each weight shard's md5sum (reads the weights twice). */
   verifyChecksums?: boolean;
   /**

@@ -9,7 +9,7 @@ import { GeneratedImage, type GenerationTimings } from '../image/index.js';
 import { createGenerator } from '../random/index.js';
 import { createScheduler } from '../schedulers/index.js';
 import { ClipTokenizer, CLIP_MAX_LENGTH } from '../tokenizer/index.js';
-import { diagnoseOpenCl, loadRuntime, openClSystemView, parseDeviceSpec, type Abi, type Device, type NDArray, type TvmObject, type TvmRuntime } from '../tvm/index.js';
+import { configureProgramCache, diagnoseOpenCl, loadRuntime, openClSystemView, parseDeviceSpec, recordProgramCacheRun, type ProgramCacheState, type Abi, type Device, type NDArray, type TvmObject, type TvmRuntime } from '../tvm/index.js';
 import { EXECUTABLE_KINDS, executableFileName, inspectModelDirectory, requireWeightIndex, type ModelDirectory } from './model-directory.js';
 import {
   BAKED_GUIDANCE_SCALE,
@@ -51,6 +51,8 @@ export interface PipelineInfo {
   tokenizer: string;
   /** 'option' (given at load), 'model' (<dir>/tokenizer) or 'bundled' (shipped with sd-mali). */
   tokenizerOrigin: TokenizerOrigin;
+  /** The OpenCL program cache (process-wide): where, or why it is off. */
+  programCache: ProgramCacheState;
   /** Whether the unet applies classifier-free guidance itself (known after the first UNet call or a warmup). */
   guidanceBaked: boolean | undefined;
   latentShape: readonly number[];
@@ -148,6 +150,8 @@ export class StableDiffusion implements Disposable {
     throwIfAborted(signal);
 
     const runtime = loadRuntime(options.tvmRuntime !== undefined ? { library: options.tvmRuntime } : {});
+    // Before the executable is loaded: its programs are built (or found) from then on.
+    const programCache = configureProgramCache(options.programCache, options.programCacheMaxBytes);
     progress('runtime', 0);
     const scope = new ResourceScope();
     try {
@@ -179,6 +183,7 @@ export class StableDiffusion implements Disposable {
         weights: describeWeights(index),
         tokenizer: tokenizerSource.path,
         tokenizerOrigin: tokenizerSource.origin,
+        programCache,
         guidanceBaked: undefined,
         latentShape: LATENT_SHAPE,
       };
@@ -269,20 +274,33 @@ export class StableDiffusion implements Disposable {
     const done = previous.then(async () => {
       signal?.removeEventListener('abort', abortWhileWaiting);
       if (signal?.aborted) return abortWhileWaiting();
+      let value: T;
       try {
-        settle.resolve(await task());
+        value = await task();
       } catch (err) {
-        settle.reject(err);
+        await this.#recordProgramCache();
+        return settle.reject(err);
       }
+      // The first generate's programs go to the cache before it resolves: a process that
+      // exits right after it still leaves them for the next one.
+      await this.#recordProgramCache();
+      settle.resolve(value);
     });
     this.#queue = done;
     return result;
   }
 
+  /** One step through clip, unet, vae and image_to_rgba: every kernel gets built (or read from the program cache). */
   async #warmup(): Promise<void> {
     const loaded = this.#require();
     const ids = loaded.tokenizer.encodePadded('');
     await this.#run(loaded, { prompt: ids, negative: ids }, '', resolveGenerateOptions({ steps: 1, latents: new Float32Array(LATENT_SIZE) }, LATENT_SIZE), 0);
+    await this.#recordProgramCache();
+  }
+
+  /** Stores newly built OpenCL programs and records the counts for `sd-mali doctor` (never throws). */
+  async #recordProgramCache(): Promise<void> {
+    if (this.#loaded?.device.kind === 'opencl' && this.#loaded.info.programCache.enabled) await recordProgramCacheRun().catch(() => undefined);
   }
 
   async #encodeText(loaded: Loaded, scope: ResourceScope, ids: { prompt: Int32Array; negative: Int32Array }): Promise<NDArray> {
