@@ -15,4 +15,4 @@ export { PackedFunction, type TvmArg, type TvmValue } from './packed-function.js
 export { TvmObject } from './object.js';
 export { int, float, dtype, type TvmInt, type TvmFloat, type TvmDataType } from './scalars.js';
 export { type DType, type AnyTypedArray, isDType, bytesPerElement } from './dtype.js';
-export { TvmError, DisposedError, RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';
+export { TvmError, DisposedError, RuntimeConflictError, RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';

@@ -87,7 +87,7 @@ export interface NativeRuntime {
 
 export type OpenRuntimeResult =
   | { runtime: NativeRuntime; failure?: undefined }
-  | { runtime?: undefined; failure: 'open' | 'abi' | 'conflict'; message: string; abi?: string };
+  | { runtime?: undefined; failure: 'open' | 'abi' | 'conflict'; message: string; abi?: string; loadedPath?: string };
 
 type Ctor<T> = abstract new (...args: never[]) => T;
 

@@ -1,4 +1,4 @@
-import { DisposedError, InvalidArgumentError, RuntimeNotFoundError, TvmError, UnsupportedAbiError, type RuntimeAttempt } from '../errors.js';
+import { DisposedError, RuntimeConflictError, RuntimeNotFoundError, TvmError, UnsupportedAbiError, type RuntimeAttempt } from '../errors.js';
 import { Device } from './device-handle.js';
 import { DEVICE_TYPE, parseDeviceSpec, type DeviceKind } from './device.js';
 import { isDType, typedArrayCtorFor, type DType } from './dtype.js';
@@ -141,7 +141,8 @@ export class TvmRuntime implements Disposable {
 
 /**
  * Finds and opens libtvm_runtime.so. Throws RuntimeNotFoundError (every path tried) or
- * UnsupportedAbiError (a runtime whose ABI sd-mali does not speak).
+ * UnsupportedAbiError (a runtime whose ABI sd-mali does not speak), or RuntimeConflictError
+ * (another runtime file is already loaded in this process).
  */
 export function loadRuntime(options: LoadRuntimeOptions = {}): TvmRuntime {
   const binding = nativeBinding();
@@ -150,7 +151,7 @@ export function loadRuntime(options: LoadRuntimeOptions = {}): TvmRuntime {
     const result = binding.openRuntime(candidate.path);
     if (result.runtime) return new TvmRuntime(result.runtime);
     if (result.failure === 'abi') throw new UnsupportedAbiError(candidate.path, result.abi ?? 'unknown', result.message);
-    if (result.failure === 'conflict') throw new InvalidArgumentError(result.message);
+    if (result.failure === 'conflict') throw new RuntimeConflictError(candidate.path, result.loadedPath ?? 'unknown');
     attempts.push({ ...candidate, reason: result.message });
   }
   throw new RuntimeNotFoundError(attempts);
