@@ -72,10 +72,20 @@ function now(): number {
   return performance.now();
 }
 
-function toIds(ids: Int32Array | readonly number[], what: string): Int32Array {
-  const out = ids instanceof Int32Array ? ids : Int32Array.from(ids);
-  if (out.length !== CLIP_MAX_LENGTH) throw new InvalidArgumentError(`${what} must hold ${CLIP_MAX_LENGTH} token ids, got ${out.length}`);
-  return out;
+/**
+ * Checks ids for the text encoder: 77 integers, each a row of its token embedding. An id
+ * outside the vocabulary reads outside that table on the device (a wrong image, or a crash).
+ */
+function toIds(ids: Int32Array | readonly number[], what: string, vocabSize: number): Int32Array {
+  if (!(ids instanceof Int32Array) && !Array.isArray(ids)) throw new InvalidArgumentError(`${what} must be an Int32Array or an array of numbers`);
+  if (ids.length !== CLIP_MAX_LENGTH) throw new InvalidArgumentError(`${what} must hold ${CLIP_MAX_LENGTH} token ids, got ${ids.length}`);
+  for (let i = 0; i < ids.length; i++) {
+    const id: unknown = ids[i];
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
+      throw new InvalidArgumentError(`${what}[${i}] is ${String(id)}: token ids must be integers from 0 to ${vocabSize - 1} (the tokenizer's vocabulary)`);
+    }
+  }
+  return ids instanceof Int32Array ? ids : Int32Array.from(ids);
 }
 
 function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined): { device: Device; executable: string } {
@@ -224,7 +234,8 @@ export class StableDiffusion implements Disposable {
     return this.#enqueue(async () => {
       const loaded = this.#require();
       const opts = resolveGenerateOptions(options, LATENT_SIZE);
-      const checked = { prompt: toIds(ids.prompt, 'prompt ids'), negative: toIds(ids.negative, 'negative ids') };
+      const vocab = loaded.tokenizer.vocabSize;
+      const checked = { prompt: toIds(ids.prompt, 'prompt ids', vocab), negative: toIds(ids.negative, 'negative ids', vocab) };
       return this.#run(loaded, checked, '', opts, 0);
     }, options.signal);
   }
