@@ -10,6 +10,10 @@
 
 namespace sdmali {
 
+namespace {
+constexpr double kMaxSafeInteger = 9007199254740991.0;  // Number.MAX_SAFE_INTEGER
+}  // namespace
+
 Napi::Function RuntimeWrap::Init(Napi::Env env) {
   return DefineClass(env, "NativeRuntime",
                      {InstanceAccessor<&RuntimeWrap::Abi>("abi"),
@@ -107,6 +111,9 @@ Napi::Value RuntimeWrap::Empty(const Napi::CallbackInfo& info) {
     double v = d.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(v) || std::floor(v) != v) throwType(env, "empty: shape[" + std::to_string(i) + "] is not an integer");
     if (v < 0) throwRange(env, "empty: shape[" + std::to_string(i) + "] is negative");
+    // Before the cast: a double beyond int64 converts with undefined behaviour, and a zero
+    // elsewhere in the shape would let it pass the size check below.
+    if (v > kMaxSafeInteger) throwRange(env, "empty: shape[" + std::to_string(i) + "] is larger than 2^53 - 1");
     elements *= v;
     shape.push_back(static_cast<int64_t>(v));
   }
