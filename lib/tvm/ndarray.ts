@@ -38,10 +38,12 @@ export class NDArray implements Disposable {
   /**
    * Copies host data in. A TypedArray must be the dtype's own kind (Float32Array for
    * float32, Uint16Array holding the bits of float16/bfloat16, ...); a Buffer, Uint8Array,
-   * DataView or ArrayBuffer is taken as raw bytes. The byte length must match exactly.
+   * DataView, ArrayBuffer or SharedArrayBuffer is taken as raw bytes. Views on a
+   * SharedArrayBuffer work like any other. The byte length must match exactly.
    */
-  copyFrom(source: ArrayBufferView | ArrayBuffer): this {
+  copyFrom(source: ArrayBufferView | ArrayBuffer | SharedArrayBuffer): this {
     if (this.native.disposed) throw new DisposedError('this NDArray was disposed and can no longer be used');
+    if (source instanceof SharedArrayBuffer) source = new Uint8Array(source);
     if (ArrayBuffer.isView(source) && !(source instanceof DataView) && !(source instanceof Uint8Array)) {
       const expected = typedArrayCtorFor(this.dtype);
       if (expected && !(source instanceof expected)) {

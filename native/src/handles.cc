@@ -13,20 +13,28 @@ struct View {
   size_t length = 0;
 };
 
+// The bytes behind a TypedArray, Buffer, DataView or ArrayBuffer. Read through the C API's
+// data pointers rather than the view's ArrayBuffer: a view on a SharedArrayBuffer has no
+// ArrayBuffer object to hand out (Napi::ArrayBuffer failed with "Invalid argument").
 View viewFromJs(Napi::Env env, const Napi::Value& v) {
+  View view;
+  void* data = nullptr;
   if (v.IsTypedArray()) {
-    auto t = v.As<Napi::TypedArray>();
-    return {static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(), t.ByteLength()};
-  }
-  if (v.IsDataView()) {
-    auto d = v.As<Napi::DataView>();
-    return {static_cast<uint8_t*>(d.ArrayBuffer().Data()) + d.ByteOffset(), d.ByteLength()};
-  }
-  if (v.IsArrayBuffer()) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr), view);
+    view.length = v.As<Napi::TypedArray>().ByteLength();
+  } else if (v.IsDataView()) {
+    NAPI_THROW_IF_FAILED(env, napi_get_dataview_info(env, v, &view.length, &data, nullptr, nullptr), view);
+  } else if (v.IsArrayBuffer()) {
     auto b = v.As<Napi::ArrayBuffer>();
-    return {static_cast<uint8_t*>(b.Data()), b.ByteLength()};
+    data = b.Data();
+    view.length = b.ByteLength();
+  } else {
+    throwType(env, "expected a TypedArray, Buffer, DataView or ArrayBuffer (a SharedArrayBuffer through a view on it)");
   }
-  throwType(env, "expected a TypedArray, Buffer, DataView or ArrayBuffer");
+  view.data = static_cast<uint8_t*>(data);
+  return view;
 }
 
 }  // namespace
