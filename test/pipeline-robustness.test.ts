@@ -1,7 +1,10 @@
 // Issue 15: what the pipeline must refuse or survive (stand-in model, cpu). Each test is
 // named after the defect it proves.
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, StableDiffusion } from '../lib/index.js';
+import { ArtifactError, InvalidArgumentError, StableDiffusion } from '../lib/index.js';
+import { buildBrokenExecutable, type BrokenOutput } from './support/c-libraries.js';
+import { makeModelDir } from './support/model-dirs.js';
 import { sharedData, testRuntime, titled } from './support/shared-data.js';
 
 const runtimeInfo = testRuntime();
@@ -47,5 +50,33 @@ describe.skipIf(!ready.available)(titled('pipeline robustness (issue 15)', ready
       edge[5] = 49407;
       await expect(pipe.generateFromIds({ prompt: edge, negative: ids }, { steps: 1, seed: 1 })).resolves.toBeDefined();
     });
+  });
+
+  describe('item 9: the result of each entry function is checked against the artifact contract', () => {
+    const cases: Array<[BrokenOutput, RegExp]> = [
+      ['UNET_NONE', /entry function 'unet' returned None; the artifact contract says an NDArray float32\[batch,4,64,64\]/],
+      ['RGBA_3D', /entry function 'image_to_rgba' returned an NDArray uint32\[1,512,512\]; the artifact contract says an NDArray uint32\[height,width\]/],
+      ['VAE_DTYPE', /entry function 'vae' returned an NDArray int32\[1,512,512,3\]/],
+      ['CLIP_SHAPE', /entry function 'clip' returned an NDArray float32\[1,76,768\]; the artifact contract says an NDArray float32\[1,77,hidden\]/],
+    ];
+    for (const [broken, message] of cases) {
+      it(`${broken}: generate rejects with an ArtifactError naming the function and what it returned`, async () => {
+        const dir = makeModelDir(standin.path, { executables: {} });
+        const exe = join(dir, 'stable_diffusion_cpu.so');
+        buildBrokenExecutable(exe, broken);
+        const bad = await StableDiffusion.load(dir, base);
+        try {
+          const error: unknown = await bad.generate('a fox', { steps: 1, seed: 1 }).then(
+            () => undefined,
+            (err: unknown) => err,
+          );
+          expect(error).toBeInstanceOf(ArtifactError);
+          expect((error as ArtifactError).message).toMatch(message);
+          expect(error).toMatchObject({ file: exe, code: 'ARTIFACT_ERROR' });
+        } finally {
+          bad.dispose();
+        }
+      });
+    }
   });
 });

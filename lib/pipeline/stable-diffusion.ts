@@ -9,7 +9,7 @@ import { GeneratedImage, type GenerationTimings } from '../image/index.js';
 import { createGenerator } from '../random/index.js';
 import { createScheduler } from '../schedulers/index.js';
 import { ClipTokenizer, CLIP_MAX_LENGTH } from '../tokenizer/index.js';
-import { loadRuntime, parseDeviceSpec, type Abi, type Device, type NDArray, type TvmObject, type TvmRuntime } from '../tvm/index.js';
+import { loadRuntime, parseDeviceSpec, type Abi, type Device, type NDArray, type TvmArg, type TvmObject, type TvmRuntime } from '../tvm/index.js';
 import { EXECUTABLE_KINDS, executableFileName, inspectModelDirectory, requireWeightIndex, type ModelDirectory } from './model-directory.js';
 import {
   BAKED_GUIDANCE_SCALE,
@@ -20,6 +20,7 @@ import {
   type LoadPhase,
   type ResolvedGenerateOptions,
 } from './options.js';
+import { checkEntryResult, type EntryFunction } from './entry-results.js';
 import { RelaxVm } from './relax-vm.js';
 import { ResourceScope } from './resource-scope.js';
 
@@ -86,6 +87,11 @@ function toIds(ids: Int32Array | readonly number[], what: string, vocabSize: num
     }
   }
   return ids instanceof Int32Array ? ids : Int32Array.from(ids);
+}
+
+/** Calls an entry function and checks that it returned what the artifact contract says. */
+async function callEntry(vm: RelaxVm, name: EntryFunction, ...args: TvmArg[]): Promise<NDArray> {
+  return checkEntryResult(vm.file, name, await vm.fn(name).callAsync(...args));
 }
 
 function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined): { device: Device; executable: string } {
@@ -292,13 +298,12 @@ export class StableDiffusion implements Disposable {
 
   async #encodeText(loaded: Loaded, scope: ResourceScope, ids: { prompt: Int32Array; negative: Int32Array }): Promise<NDArray> {
     const { runtime, device, vm, params } = loaded;
-    const clip = vm.fn('clip');
     const promptIds = scope.add(runtime.ndarray(ids.prompt, [1, CLIP_MAX_LENGTH], 'int32', device));
     const negativeIds = scope.add(runtime.ndarray(ids.negative, [1, CLIP_MAX_LENGTH], 'int32', device));
-    const cond = scope.add((await clip.callAsync(promptIds, params.clip)) as NDArray);
-    const uncond = scope.add((await clip.callAsync(negativeIds, params.clip)) as NDArray);
+    const cond = scope.add(await callEntry(vm, 'clip', promptIds, params.clip));
+    const uncond = scope.add(await callEntry(vm, 'clip', negativeIds, params.clip));
     // The negative prompt goes first: the unet reads batch 0 as unconditional.
-    return scope.add((await vm.fn('concat_embeddings').callAsync(uncond, cond)) as NDArray);
+    return scope.add(await callEntry(vm, 'concat_embeddings', uncond, cond));
   }
 
   async #run(
@@ -334,7 +339,6 @@ export class StableDiffusion implements Disposable {
       const latents = scope.add(runtime.empty(LATENT_SHAPE, 'float32', device));
       const timestep = scope.add(runtime.empty([], 'int32', device));
       const timestepHost = new Int32Array(1);
-      const unet = vm.fn('unet');
       const unetMs: number[] = [];
       const schedulerMs: number[] = [];
       const copyMs: number[] = [];
@@ -347,7 +351,7 @@ export class StableDiffusion implements Disposable {
         const copyIn = now() - t;
 
         t = now();
-        const out = scope.add((await unet.callAsync(latents, timestep, embeddings, params.unet)) as NDArray);
+        const out = scope.add(await callEntry(vm, 'unet', latents, timestep, embeddings, params.unet));
         // Wait for the device once per UNet step: the Mali driver fails with
         // CL_OUT_OF_HOST_MEMORY when kernels keep queueing without a sync (apache/tvm#16530).
         await device.syncAsync();
@@ -369,10 +373,13 @@ export class StableDiffusion implements Disposable {
 
       t = now();
       latents.copyFrom(x);
-      const decoded = scope.add((await vm.fn('vae').callAsync(latents, params.vae)) as NDArray);
-      const packed = scope.add((await vm.fn('image_to_rgba').callAsync(decoded)) as NDArray);
+      const decoded = scope.add(await callEntry(vm, 'vae', latents, params.vae));
+      const packed = scope.add(await callEntry(vm, 'image_to_rgba', decoded));
       await device.syncAsync();
       const [height, width] = packed.shape as [number, number];
+      if (height !== decoded.shape[1] || width !== decoded.shape[2]) {
+        throw new ArtifactError(vm.file, `entry function 'image_to_rgba' returned [${height},${width}] for a vae image of [${decoded.shape.join(',')}]`);
+      }
       const pixels = packed.toTypedArray() as Uint32Array;
       // uint32 R | G<<8 | B<<16 | A<<24 read as bytes on a little-endian host is RGBA.
       const rgba = new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);

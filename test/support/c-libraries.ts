@@ -49,3 +49,12 @@ export function buildFakeExecutable(output: string): string {
 export function buildUnguidedExecutable(output: string): string {
   return compile('fake_cfg_model.c', output);
 }
+
+/** Entry functions that break the artifact contract in one way each (see fake_cfg_model.c). */
+export const BROKEN_OUTPUTS = ['UNET_NONE', 'RGBA_3D', 'VAE_DTYPE', 'CLIP_SHAPE'] as const;
+export type BrokenOutput = (typeof BROKEN_OUTPUTS)[number];
+
+/** The unguided executable with one entry function returning what it must not. */
+export function buildBrokenExecutable(output: string, broken: BrokenOutput): string {
+  return compile('fake_cfg_model.c', output, [`-DBROKEN_${broken}`]);
+}
