@@ -89,6 +89,14 @@ function toIds(ids: Int32Array | readonly number[], what: string, vocabSize: num
   return ids instanceof Int32Array ? ids : Int32Array.from(ids);
 }
 
+/**
+ * Checks generate options without a loaded pipeline, with the rules generate applies: for
+ * callers (the CLI) that must refuse bad options before minutes of loading.
+ */
+export function checkGenerateOptions(options: GenerateOptions): void {
+  resolveGenerateOptions(options, LATENT_SIZE);
+}
+
 /** Calls an entry function and checks that it returned what the artifact contract says. */
 async function callEntry(vm: RelaxVm, name: EntryFunction, ...args: TvmArg[]): Promise<NDArray> {
   return checkEntryResult(vm.file, name, await vm.fn(name).callAsync(...args));
