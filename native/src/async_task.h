@@ -25,7 +25,7 @@ Napi::Promise queueAsync(Napi::Env env, const std::shared_ptr<Core>& core, std::
                                             "sd-mali.async", 0, 1);
   bool queued = core->worker().post([state, work, settle, deferred, tsfn]() mutable {
     auto error = std::make_shared<Status>(work(*state));
-    tsfn.BlockingCall([state, settle, deferred, error](Napi::Env env, Napi::Function) {
+    napi_status status = tsfn.BlockingCall([state, settle, deferred, error](Napi::Env env, Napi::Function) {
       try {
         if (*error) {
           deferred->Reject(makeTvmError(env, **error).Value());
@@ -36,7 +36,9 @@ Napi::Promise queueAsync(Napi::Env env, const std::shared_ptr<Core>& core, std::
         deferred->Reject(e.Value());
       }
     });
-    tsfn.Release();
+    // napi_closing: the environment is being torn down and owns the function now; a
+    // release would touch freed memory.
+    if (status != napi_closing) tsfn.Release();
   });
   if (!queued) {
     tsfn.Release();

@@ -15,7 +15,7 @@ function compile(source: string, output: string, extra: string[] = []): string {
   return output;
 }
 
-/** The packed-function test module: add_f32, scale, raise_error, greet, sleep_ms. */
+/** The packed-function test module: add_f32, scale, raise_error, greet, sleep_ms, sleep_calls. */
 export function buildPackedFuncsLibrary(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sd-mali-cmod-'));
   return compile('packed_funcs.c', join(dir, 'libpacked_funcs.so'));
