@@ -102,7 +102,8 @@ async function callEntry(vm: RelaxVm, name: EntryFunction, ...args: TvmArg[]): P
   return checkEntryResult(vm.file, name, await vm.fn(name).callAsync(...args));
 }
 
-function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined): { device: Device; executable: string } {
+/** Picks the device and its executable. Device queries run on the worker thread. */
+async function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined): Promise<{ device: Device; executable: string }> {
   const present = Object.keys(model.executables);
   if (spec !== undefined) {
     const { kind, id } = parseDeviceSpec(spec);
@@ -114,7 +115,7 @@ function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string |
       );
     }
     const device = runtime.device(kind, id);
-    if (!device.exists) {
+    if (!(await deviceExists(device))) {
       throw new InvalidArgumentError(
         `device ${kind}:${id} is not available to the TVM runtime (${runtime.libraryPath}): ` +
           (kind === 'opencl' ? 'no OpenCL driver found, or the runtime was built without USE_OPENCL' : `the runtime was built without ${kind} or the device is absent`),
@@ -126,9 +127,13 @@ function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string |
     const executable = model.executables[kind];
     if (!executable) continue;
     const device = runtime.device(kind === 'llvm' ? 'cpu' : kind);
-    if (device.exists) return { device, executable };
+    if (await deviceExists(device)) return { device, executable };
   }
   throw new ArtifactError(model.dir, `has no executable for a device this runtime can use (found: ${present.join(', ') || 'none'})`);
+}
+
+async function deviceExists(device: Device): Promise<boolean> {
+  return (await device.attributeAsync('exist')) === 1;
 }
 
 function describeWeights(index: WeightIndex): PipelineInfo['weights'] {
@@ -170,12 +175,14 @@ export class StableDiffusion implements Disposable {
     progress('runtime', 0);
     const scope = new ResourceScope();
     try {
-      const { device, executable } = chooseDevice(runtime, model, options.device);
+      // Every call from here on runs on the runtime's worker thread without blocking the
+      // event loop: another pipeline on the same runtime may be in a long model call.
+      const { device, executable } = await chooseDevice(runtime, model, options.device);
       throwIfAborted(signal);
-      const vm = scope.add(RelaxVm.open(runtime, executable, device));
+      const vm = scope.add(await RelaxVm.openAsync(runtime, executable, device));
       const functions: Record<string, boolean> = {};
-      for (const name of [...REQUIRED_FUNCTIONS, 'pndm_scheduler_step_0', 'dpm_solver_multistep_scheduler_step']) functions[name] = vm.has(name);
-      for (const name of REQUIRED_FUNCTIONS) if (!functions[name]) vm.fn(name); // throws, naming the file
+      for (const name of [...REQUIRED_FUNCTIONS, 'pndm_scheduler_step_0', 'dpm_solver_multistep_scheduler_step']) functions[name] = await vm.hasAsync(name);
+      for (const name of REQUIRED_FUNCTIONS) if (!functions[name]) throw vm.missingFunction(name);
       progress('module', 0);
 
       const weights = await loadWeights(runtime, device, index, {
@@ -185,12 +192,13 @@ export class StableDiffusion implements Disposable {
       });
       for (const list of weights.values()) for (const w of list) scope.add(w);
       const params = {} as Loaded['params'];
-      for (const m of MODELS) params[m] = scope.add(runtime.array(weights.get(m)!));
+      for (const m of MODELS) params[m] = scope.add(await runtime.arrayAsync(weights.get(m)!));
+      const deviceName = await device.attributeAsync('deviceName');
 
       const info: PipelineInfo = {
         modelDir: model.dir,
         device: device.toString(),
-        deviceName: device.name,
+        deviceName: typeof deviceName === 'string' ? deviceName : undefined,
         abi: runtime.abi,
         runtimePath: runtime.libraryPath,
         executable,
@@ -306,8 +314,8 @@ export class StableDiffusion implements Disposable {
 
   async #encodeText(loaded: Loaded, scope: ResourceScope, ids: { prompt: Int32Array; negative: Int32Array }): Promise<NDArray> {
     const { runtime, device, vm, params } = loaded;
-    const promptIds = scope.add(runtime.ndarray(ids.prompt, [1, CLIP_MAX_LENGTH], 'int32', device));
-    const negativeIds = scope.add(runtime.ndarray(ids.negative, [1, CLIP_MAX_LENGTH], 'int32', device));
+    const promptIds = scope.add(await runtime.ndarrayAsync(ids.prompt, [1, CLIP_MAX_LENGTH], 'int32', device));
+    const negativeIds = scope.add(await runtime.ndarrayAsync(ids.negative, [1, CLIP_MAX_LENGTH], 'int32', device));
     const cond = scope.add(await callEntry(vm, 'clip', promptIds, params.clip));
     const uncond = scope.add(await callEntry(vm, 'clip', negativeIds, params.clip));
     // The negative prompt goes first: the unet reads batch 0 as unconditional.
@@ -344,18 +352,18 @@ export class StableDiffusion implements Disposable {
       await device.syncAsync();
       const textEncoderMs = now() - t;
 
-      const latents = scope.add(runtime.empty(LATENT_SHAPE, 'float32', device));
-      const timestep = scope.add(runtime.empty([], 'int32', device));
-      const timestepHost = new Int32Array(1);
+      const latents = scope.add(await runtime.emptyAsync(LATENT_SHAPE, 'float32', device));
+      const timestep = scope.add(await runtime.emptyAsync([], 'int32', device));
       const unetMs: number[] = [];
       const schedulerMs: number[] = [];
       const copyMs: number[] = [];
       for (let i = 0; i < scheduler.length; i++) {
         if (signal?.aborted) throw new AbortError(`generation aborted after ${i} of ${scheduler.length} steps`, { cause: signal.reason });
         t = now();
-        latents.copyFrom(scheduler.scaleModelInput(x, i));
-        timestepHost[0] = scheduler.modelTimestep(i);
-        timestep.copyFrom(timestepHost);
+        // Asynchronous copies: a synchronous one would block the event loop behind any
+        // model call queued on this runtime (another pipeline's UNet step).
+        await latents.copyFromAsync(scheduler.scaleModelInput(x, i));
+        await timestep.copyFromAsync(Int32Array.of(scheduler.modelTimestep(i)));
         const copyIn = now() - t;
 
         t = now();
@@ -366,7 +374,7 @@ export class StableDiffusion implements Disposable {
         unetMs.push(now() - t);
 
         t = now();
-        const prediction = out.toFloat32Array();
+        const prediction = await out.toFloat32ArrayAsync();
         const batch = out.shape[0];
         out.dispose();
         copyMs.push(copyIn + now() - t);
@@ -380,7 +388,7 @@ export class StableDiffusion implements Disposable {
       throwIfAborted(signal);
 
       t = now();
-      latents.copyFrom(x);
+      await latents.copyFromAsync(x);
       const decoded = scope.add(await callEntry(vm, 'vae', latents, params.vae));
       const packed = scope.add(await callEntry(vm, 'image_to_rgba', decoded));
       await device.syncAsync();
@@ -388,7 +396,7 @@ export class StableDiffusion implements Disposable {
       if (height !== decoded.shape[1] || width !== decoded.shape[2]) {
         throw new ArtifactError(vm.file, `entry function 'image_to_rgba' returned [${height},${width}] for a vae image of [${decoded.shape.join(',')}]`);
       }
-      const pixels = packed.toTypedArray() as Uint32Array;
+      const pixels = (await packed.toTypedArrayAsync()) as Uint32Array;
       // uint32 R | G<<8 | B<<16 | A<<24 read as bytes on a little-endian host is RGBA.
       const rgba = new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
       const vaeMs = now() - t;

@@ -53,6 +53,17 @@ export class TvmRuntime implements Disposable {
     return new Module(this, this.native.loadModule(path, format));
   }
 
+  /** loadModule on the runtime's worker thread, without blocking the event loop. */
+  async loadModuleAsync(path: string, format = ''): Promise<Module> {
+    return new Module(this, await this.native.loadModuleAsync(path, format));
+  }
+
+  /** findGlobalFunction on the runtime's worker thread, without blocking the event loop. */
+  async findGlobalFunctionAsync(name: string): Promise<PackedFunction | undefined> {
+    const fn = await this.native.getGlobalAsync(name);
+    return fn === null ? undefined : this.wrapFunction(fn, name);
+  }
+
   findGlobalFunction(name: string): PackedFunction | undefined {
     const fn = this.native.getGlobal(name);
     return fn === null ? undefined : this.wrapFunction(fn, name);
@@ -73,6 +84,41 @@ export class TvmRuntime implements Disposable {
   empty(shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): NDArray {
     if (!isDType(dtype)) throw new TypeError(`unsupported dtype '${String(dtype)}'`);
     return new NDArray(this.native.empty(shape, dtype, device.deviceType, device.deviceId), device);
+  }
+
+  /** empty() on the runtime's worker thread, without blocking the event loop. */
+  async emptyAsync(shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): Promise<NDArray> {
+    if (!isDType(dtype)) throw new TypeError(`unsupported dtype '${String(dtype)}'`);
+    return new NDArray(await this.native.emptyAsync(shape, dtype, device.deviceType, device.deviceId), device);
+  }
+
+  /** ndarray() on the runtime's worker thread: allocation and copy, without blocking the event loop. */
+  async ndarrayAsync(data: ArrayBufferView, shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): Promise<NDArray> {
+    const arr = await this.emptyAsync(shape, dtype, device);
+    try {
+      await arr.copyFromAsync(data);
+    } catch (err) {
+      arr.dispose();
+      throw err;
+    }
+    return arr;
+  }
+
+  /** array() on the runtime's worker thread, without blocking the event loop. */
+  async arrayAsync(items: readonly NDArray[]): Promise<TvmObject> {
+    for (const item of items) {
+      if (!(item instanceof NDArray)) throw new TypeError('runtime.array() takes NDArrays');
+    }
+    const make = await this.findGlobalFunctionAsync('runtime.Array');
+    if (!make) throw new TvmError(`global function 'runtime.Array' is not registered in ${this.libraryPath}`);
+    let out;
+    try {
+      out = await make.callAsync(...items);
+    } finally {
+      make.dispose();
+    }
+    if (!(out instanceof TvmObject)) throw new TvmError('runtime.Array did not return an object');
+    return out;
   }
 
   /** An array on `device` holding a copy of `data`. */

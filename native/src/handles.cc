@@ -6,18 +6,12 @@
 #include "dtype.h"
 
 namespace sdmali {
-namespace {
-
-struct View {
-  uint8_t* data = nullptr;
-  size_t length = 0;
-};
 
 // The bytes behind a TypedArray, Buffer, DataView or ArrayBuffer. Read through the C API's
 // data pointers rather than the view's ArrayBuffer: a view on a SharedArrayBuffer has no
 // ArrayBuffer object to hand out (Napi::ArrayBuffer failed with "Invalid argument").
-View viewFromJs(Napi::Env env, const Napi::Value& v) {
-  View view;
+ByteView viewFromJs(Napi::Env env, const Napi::Value& v) {
+  ByteView view;
   void* data = nullptr;
   if (v.IsTypedArray()) {
     napi_typedarray_type type;
@@ -37,8 +31,6 @@ View viewFromJs(Napi::Env env, const Napi::Value& v) {
   return view;
 }
 
-}  // namespace
-
 // ---- NDArray ----------------------------------------------------------------------------
 
 Napi::Function NDArrayWrap::Init(Napi::Env env) {
@@ -51,6 +43,8 @@ Napi::Function NDArrayWrap::Init(Napi::Env env) {
                       InstanceAccessor<&NDArrayWrap::Disposed>("disposed"),
                       InstanceMethod<&NDArrayWrap::CopyFrom>("copyFrom"),
                       InstanceMethod<&NDArrayWrap::CopyTo>("copyTo"),
+                      InstanceMethod<&NDArrayWrap::CopyFromAsync>("copyFromAsync"),
+                      InstanceMethod<&NDArrayWrap::CopyToAsync>("copyToAsync"),
                       InstanceMethod<&NDArrayWrap::Dispose>("dispose")});
 }
 
@@ -116,7 +110,7 @@ Napi::Value NDArrayWrap::CopyFrom(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kNDArray);
   Napi::Env env = info.Env();
   HandleRef h = require(env, "NDArray");
-  View view = viewFromJs(env, info[0]);
+  ByteView view = viewFromJs(env, info[0]);
   if (view.length != h->info().nbytes) {
     throwRange(env, "copyFrom: the source has " + std::to_string(view.length) +
                         " bytes, the NDArray holds " + std::to_string(h->info().nbytes));
@@ -133,7 +127,7 @@ Napi::Value NDArrayWrap::CopyTo(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kNDArray);
   Napi::Env env = info.Env();
   HandleRef h = require(env, "NDArray");
-  View view = viewFromJs(env, info[0]);
+  ByteView view = viewFromJs(env, info[0]);
   if (view.length != h->info().nbytes) {
     throwRange(env, "copyTo: the destination has " + std::to_string(view.length) +
                         " bytes, the NDArray holds " + std::to_string(h->info().nbytes));
@@ -156,6 +150,7 @@ Napi::Value NDArrayWrap::Dispose(const Napi::CallbackInfo& info) {
 Napi::Function ModuleWrap::Init(Napi::Env env) {
   return DefineClass(env, "NativeModule",
                      {InstanceMethod<&ModuleWrap::GetFunction>("getFunction"),
+                      InstanceMethod<&ModuleWrap::GetFunctionAsync>("getFunctionAsync"),
                       InstanceAccessor<&ModuleWrap::Disposed>("disposed"),
                       InstanceMethod<&ModuleWrap::Dispose>("dispose")});
 }
