@@ -9,7 +9,7 @@ import { GeneratedImage, type GenerationTimings } from '../image/index.js';
 import { createGenerator } from '../random/index.js';
 import { createScheduler } from '../schedulers/index.js';
 import { ClipTokenizer, CLIP_MAX_LENGTH } from '../tokenizer/index.js';
-import { loadRuntime, parseDeviceSpec, type Abi, type Device, type NDArray, type TvmArg, type TvmObject, type TvmRuntime } from '../tvm/index.js';
+import { loadRuntime, parseDeviceSpec, type Abi, type Device, type NDArray, type PackedFunction, type TvmArg, type TvmObject, type TvmRuntime } from '../tvm/index.js';
 import { EXECUTABLE_KINDS, executableFileName, inspectModelDirectory, requireWeightIndex, type ModelDirectory } from './model-directory.js';
 import {
   BAKED_GUIDANCE_SCALE,
@@ -65,6 +65,8 @@ interface Loaded {
   vm: RelaxVm;
   weights: ModelWeights;
   params: Record<(typeof MODELS)[number], TvmObject>;
+  /** vm.builtin.memory_manager.clear, on OpenCL only: see #releasePooledMemory. */
+  clearPool: PackedFunction | undefined;
   tokenizer: ClipTokenizer;
   info: PipelineInfo;
 }
@@ -194,7 +196,8 @@ export class StableDiffusion implements Disposable {
       const params = {} as Loaded['params'];
       for (const m of MODELS) params[m] = scope.add(await runtime.arrayAsync(weights.get(m)!));
       const deviceName = await device.attributeAsync('deviceName');
-
+      const clearPool = device.kind === 'opencl' ? await runtime.findGlobalFunctionAsync('vm.builtin.memory_manager.clear') : undefined;
+      if (clearPool) scope.add(clearPool);
       const info: PipelineInfo = {
         modelDir: model.dir,
         device: device.toString(),
@@ -208,7 +211,7 @@ export class StableDiffusion implements Disposable {
         guidanceBaked: undefined,
         latentShape: LATENT_SHAPE,
       };
-      const pipe = new StableDiffusion({ runtime, device, vm, weights, params, tokenizer, info });
+      const pipe = new StableDiffusion({ runtime, device, vm, weights, params, clearPool, tokenizer, info });
       if (options.warmup) {
         throwIfAborted(signal);
         await pipe.#warmup();
@@ -270,6 +273,9 @@ export class StableDiffusion implements Disposable {
     for (const p of Object.values(loaded.params)) p.dispose();
     for (const list of loaded.weights.values()) for (const w of list) w.dispose();
     loaded.vm.dispose();
+    // After the frees queued above: what they returned to the pool goes back to the device.
+    loaded.clearPool?.callAsync().catch(() => undefined);
+    loaded.clearPool?.dispose();
     loaded.runtime.dispose();
   }
 
@@ -430,6 +436,22 @@ export class StableDiffusion implements Disposable {
       });
     } finally {
       scope.dispose();
+      await this.#releasePooledMemory(loaded);
+    }
+  }
+
+  /**
+   * Gives the VM's pooled device memory back after a generate. TVM's OpenCL allocator
+   * (OpenCLPooledAllocator, TVM <= v0.20 at least) allocates every shaped VM storage afresh
+   * but files it in its pool when freed, where nothing asks for it again: each generate left
+   * its text-encoder storages there, about 2 MiB on PoCL, for good (issue 15, item 10).
+   * Clearing releases only buffers no one uses; the frees queued above run first.
+   */
+  async #releasePooledMemory(loaded: Loaded): Promise<void> {
+    try {
+      await loaded.clearPool?.callAsync();
+    } catch {
+      // Memory a later generate can still give back must not fail this one.
     }
   }
 
