@@ -8,6 +8,7 @@ export type SdMaliErrorCode =
   | 'DISPOSED'
   | 'RUNTIME_NOT_FOUND'
   | 'UNSUPPORTED_ABI'
+  | 'RUNTIME_CONFLICT'
   | 'ARTIFACT_ERROR'
   | 'TOKENIZER_ERROR'
   | 'ABORTED'
@@ -74,6 +75,27 @@ export class UnsupportedAbiError extends SdMaliError {
     super('UNSUPPORTED_ABI', `${libraryPath}: ${detail}`);
     this.abi = abi;
     this.libraryPath = libraryPath;
+  }
+}
+
+/**
+ * A second, different TVM runtime file was asked for while one is loaded in this process
+ * (say `tvmRuntime` in one load and `SD_MALI_TVM_RUNTIME` in another). It is refused
+ * without being mapped: two runtimes in one process abort it.
+ */
+export class RuntimeConflictError extends SdMaliError {
+  /** The runtime already loaded. */
+  readonly loadedPath: string;
+  /** The file that was refused. */
+  readonly requestedPath: string;
+  constructor(requestedPath: string, loadedPath: string) {
+    super(
+      'RUNTIME_CONFLICT',
+      `cannot load the TVM runtime ${requestedPath}: another runtime file, ${loadedPath}, is already loaded in this process, ` +
+        'and two TVM runtimes cannot share one process. Use the same file for every load (restart the process to switch).',
+    );
+    this.loadedPath = loadedPath;
+    this.requestedPath = requestedPath;
   }
 }
 

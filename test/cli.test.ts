@@ -59,6 +59,15 @@ describe('sd-mali without a runtime', () => {
     expect(readdirSync(cwd)).toEqual([]);
   });
 
+  // Issue 15, item 9: --steps 5000 was refused only after every weight was on the device.
+  it('generate refuses bad options (--steps 5000) before it opens the runtime or the model', () => {
+    const cwd = tempDir();
+    const r = runCli(['generate', 'x', '--steps', '5000', '--model', '/nonexistent/model', '--runtime', '/wrong/libtvm_runtime.so'], { cwd });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('sd-mali: steps must be an integer from 1 to 1000, got 5000\n');
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
   it('--help of each command shows its options and examples', () => {
     for (const cmd of ['generate', 'doctor', 'info']) {
       const r = runCli([cmd, '--help']);

@@ -47,6 +47,9 @@ describe('weight index', () => {
     ['a weight missing from the metadata count', index([rec()], { metadata: { clipParamSize: 2 } }), /record 'clip_1' is missing/],
     ['a path leaving the folder', JSON.stringify({ metadata: {}, records: [{ dataPath: '../x.bin', nbytes: 1, records: [] }] }), /bad dataPath/],
     ['a duplicate record', index([rec(), rec()], {}, 64), /appears twice/],
+    // Issue 15, item 8: records sharing bytes of one shard loaded each other's data silently.
+    ['overlapping records (item 8)', index([rec(), rec({ name: 'clip_1', byteOffset: 8 })]), /records 'clip_0' \(bytes 0\.\.16\) and 'clip_1' \(bytes 8\.\.24\) overlap in shard 0 \(params_shard_0\.bin\)/],
+    ['a record inside another (item 8)', index([rec({ name: 'clip_0', shape: [4, 2], nbytes: 32 }), rec({ name: 'clip_1', byteOffset: 4, shape: [1], nbytes: 4 })]), /'clip_0' \(bytes 0\.\.32\) and 'clip_1' \(bytes 4\.\.8\) overlap/],
   ];
   for (const [what, text, message] of bad) {
     it(`reports ${what} by file name`, () => {

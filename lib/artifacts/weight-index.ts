@@ -90,6 +90,25 @@ function parseRecord(file: string, shardIndex: number, raw: unknown, shardBytes:
   return { name, shape: dims, dtype, format, nbytes, byteOffset };
 }
 
+/**
+ * Two records sharing bytes of a shard mean a damaged or hand-edited index: each would load
+ * the other's data as its own and the model would run on garbage without any error.
+ */
+function checkNoOverlap(file: string, shardIndex: number, shard: WeightShard): void {
+  const byOffset = shard.records.filter((r) => r.nbytes > 0).sort((a, b) => a.byteOffset - b.byteOffset);
+  for (let k = 1; k < byOffset.length; k++) {
+    const prev = byOffset[k - 1]!;
+    const cur = byOffset[k]!;
+    if (cur.byteOffset < prev.byteOffset + prev.nbytes) {
+      fail(
+        file,
+        `records '${prev.name}' (bytes ${prev.byteOffset}..${prev.byteOffset + prev.nbytes}) and '${cur.name}' ` +
+          `(bytes ${cur.byteOffset}..${cur.byteOffset + cur.nbytes}) overlap in shard ${shardIndex} (${shard.dataPath})`,
+      );
+    }
+  }
+}
+
 export function parseWeightIndex(file: string, text: string): WeightIndex {
   let json: unknown;
   try {
@@ -126,6 +145,7 @@ export function parseWeightIndex(file: string, text: string): WeightIndex {
       names.add(r.name);
     }
   }
+  shards.forEach((shard, i) => checkNoOverlap(file, i, shard));
   for (const [model, count] of Object.entries(paramCounts)) {
     for (let i = 0; i < count; i++) {
       if (!names.has(`${model}_${i}`)) fail(file, `metadata says ${model} has ${count} weights, but record '${model}_${i}' is missing`);

@@ -91,7 +91,8 @@ export async function loadWeights(
         if (md5 !== shard.md5sum) throw new ArtifactError(path, `md5 ${md5} differs from the index's ${shard.md5sum}: the shard is damaged`);
       }
       for (const record of shard.records) {
-        byName.set(record.name, runtime.ndarray(recordPayload(record, bytes), record.shape, record.dtype, device));
+        // Asynchronous: the event loop must not wait behind another pipeline's model call.
+        byName.set(record.name, await runtime.ndarrayAsync(recordPayload(record, bytes), record.shape, record.dtype, device));
       }
       loaded += shard.nbytes;
       options.onProgress?.({ loadedBytes: loaded, totalBytes: index.totalBytes, shard: shard.dataPath });

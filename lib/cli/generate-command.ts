@@ -2,6 +2,7 @@
 import { AbortError } from '../errors.js';
 import { StableDiffusion, type GenerateOptions } from '../pipeline/index.js';
 import { randomSeed } from '../pipeline/options.js';
+import { checkGenerateOptions } from '../pipeline/stable-diffusion.js';
 import type { SchedulerName } from '../schedulers/index.js';
 import { checkWritable, defaultOutputName, writeAtomically } from './output-file.js';
 import { createProgress } from './progress.js';
@@ -26,11 +27,22 @@ export interface GenerateCommandOptions {
 export async function generateCommand(prompt: string, opts: GenerateCommandOptions): Promise<number> {
   const seed = opts.seed ?? randomSeed();
   const output = opts.output ?? defaultOutputName(seed, prompt);
-  // Refuse before minutes of work, not after.
+  const controller = new AbortController();
+  const generateOptions: GenerateOptions = {
+    steps: opts.steps,
+    scheduler: opts.scheduler,
+    seed,
+    signal: controller.signal,
+    onStep: (s) => progress.step(s),
+    ...(opts.negative !== undefined ? { negativePrompt: opts.negative } : {}),
+  };
+  // Refuse before minutes of work, not after: the options as generate will check them, and
+  // the output file.
+  checkGenerateOptions(generateOptions);
   checkWritable(output, opts.force === true);
 
   const progress = createProgress(opts.json ? 'silent' : 'auto');
-  const controller = new AbortController();
+
   const onSignal = (): void => {
     if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: leave now
     progress.log('interrupted: stopping after the current step (Ctrl-C again to quit at once)');
@@ -48,14 +60,6 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
       signal: controller.signal,
       onProgress: (p) => progress.load(p),
     });
-    const generateOptions: GenerateOptions = {
-      steps: opts.steps,
-      scheduler: opts.scheduler,
-      seed,
-      signal: controller.signal,
-      onStep: (s) => progress.step(s),
-      ...(opts.negative !== undefined ? { negativePrompt: opts.negative } : {}),
-    };
     const image = await pipe.generate(prompt, generateOptions);
     progress.stop();
     const written = await writeAtomically(output, await image.toPNG(), opts.force === true);

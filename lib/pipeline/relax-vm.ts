@@ -50,6 +50,48 @@ export class RelaxVm implements Disposable {
     }
   }
 
+  /**
+   * open() with every step on the runtime's worker thread: loading, making and initialising
+   * the VM never block the event loop (another pipeline on the same runtime may be in a
+   * long model call).
+   */
+  static async openAsync(runtime: TvmRuntime, file: string, device: Device): Promise<RelaxVm> {
+    const library = await runtime.loadModuleAsync(file);
+    let vm: Module | undefined;
+    try {
+      const load = await library.findFunctionAsync('vm_load_executable');
+      if (!load) throw new ArtifactError(file, "has no 'vm_load_executable': it is not a Relax VM executable");
+      const made = await load.callAsync();
+      load.dispose();
+      if (!made || typeof made !== 'object' || !('findFunction' in made)) throw new ArtifactError(file, 'vm_load_executable returned no VM module');
+      vm = made as Module;
+      const init = await vm.findFunctionAsync('vm_initialization');
+      if (!init) throw new ArtifactError(file, "the VM has no 'vm_initialization'");
+      const args = [int(device.deviceType), int(device.deviceId), int(POOLED_ALLOCATOR)];
+      if (device.deviceType !== CPU_DEVICE_TYPE) args.push(int(CPU_DEVICE_TYPE), int(0), int(POOLED_ALLOCATOR));
+      await init.callAsync(...args);
+      init.dispose();
+      return new RelaxVm(file, library, vm);
+    } catch (err) {
+      vm?.dispose();
+      library.dispose();
+      throw err;
+    }
+  }
+
+  /** has() on the runtime's worker thread; what it finds is kept for fn(). */
+  async hasAsync(name: string): Promise<boolean> {
+    if (this.#functions.has(name)) return true;
+    const fn = await this.#vm.findFunctionAsync(name);
+    if (fn) this.#functions.set(name, fn);
+    return fn !== undefined;
+  }
+
+  /** The error for an entry function the executable lacks. */
+  missingFunction(name: string): ArtifactError {
+    return new ArtifactError(this.file, `has no function '${name}' (${basename(this.file)} was not compiled with it)`);
+  }
+
   has(name: string): boolean {
     if (this.#functions.has(name)) return true;
     const fn = this.#vm.findFunction(name);
@@ -62,7 +104,7 @@ export class RelaxVm implements Disposable {
     const cached = this.#functions.get(name);
     if (cached) return cached;
     const fn = this.#vm.findFunction(name);
-    if (!fn) throw new ArtifactError(this.file, `has no function '${name}' (${basename(this.file)} was not compiled with it)`);
+    if (!fn) throw this.missingFunction(name);
     this.#functions.set(name, fn);
     return fn;
   }

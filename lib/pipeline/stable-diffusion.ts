@@ -9,7 +9,7 @@ import { GeneratedImage, type GenerationTimings } from '../image/index.js';
 import { createGenerator } from '../random/index.js';
 import { createScheduler } from '../schedulers/index.js';
 import { ClipTokenizer, CLIP_MAX_LENGTH } from '../tokenizer/index.js';
-import { configureProgramCache, diagnoseOpenCl, loadRuntime, openClSystemView, parseDeviceSpec, recordProgramCacheRun, type ProgramCacheState, type Abi, type Device, type NDArray, type TvmObject, type TvmRuntime } from '../tvm/index.js';
+import { configureProgramCache, diagnoseOpenCl, loadRuntime, openClSystemView, parseDeviceSpec, recordProgramCacheRun, type Abi, type Device, type NDArray, type PackedFunction, type ProgramCacheState, type TvmArg, type TvmObject, type TvmRuntime } from '../tvm/index.js';
 import { EXECUTABLE_KINDS, executableFileName, inspectModelDirectory, requireWeightIndex, type ModelDirectory } from './model-directory.js';
 import {
   BAKED_GUIDANCE_SCALE,
@@ -20,6 +20,7 @@ import {
   type LoadPhase,
   type ResolvedGenerateOptions,
 } from './options.js';
+import { checkEntryResult, type EntryFunction } from './entry-results.js';
 import { RelaxVm } from './relax-vm.js';
 import { loadTokenizer, resolveTokenizerSource, type TokenizerOrigin } from './tokenizer-source.js';
 import { ResourceScope } from './resource-scope.js';
@@ -70,6 +71,8 @@ interface Loaded {
   vm: RelaxVm;
   weights: ModelWeights;
   params: Record<(typeof MODELS)[number], TvmObject>;
+  /** vm.builtin.memory_manager.clear, on OpenCL only: see #releasePooledMemory. */
+  clearPool: PackedFunction | undefined;
   tokenizer: ClipTokenizer;
   info: PipelineInfo;
 }
@@ -78,12 +81,36 @@ function now(): number {
   return performance.now();
 }
 
-function toIds(ids: Int32Array | readonly number[], what: string): Int32Array {
-  const out = ids instanceof Int32Array ? ids : Int32Array.from(ids);
-  if (out.length !== CLIP_MAX_LENGTH) throw new InvalidArgumentError(`${what} must hold ${CLIP_MAX_LENGTH} token ids, got ${out.length}`);
-  return out;
+/**
+ * Checks ids for the text encoder: 77 integers, each a row of its token embedding. An id
+ * outside the vocabulary reads outside that table on the device (a wrong image, or a crash).
+ */
+function toIds(ids: Int32Array | readonly number[], what: string, vocabSize: number): Int32Array {
+  if (!(ids instanceof Int32Array) && !Array.isArray(ids)) throw new InvalidArgumentError(`${what} must be an Int32Array or an array of numbers`);
+  if (ids.length !== CLIP_MAX_LENGTH) throw new InvalidArgumentError(`${what} must hold ${CLIP_MAX_LENGTH} token ids, got ${ids.length}`);
+  for (let i = 0; i < ids.length; i++) {
+    const id: unknown = ids[i];
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
+      throw new InvalidArgumentError(`${what}[${i}] is ${String(id)}: token ids must be integers from 0 to ${vocabSize - 1} (the tokenizer's vocabulary)`);
+    }
+  }
+  return ids instanceof Int32Array ? ids : Int32Array.from(ids);
 }
 
+/**
+ * Checks generate options without a loaded pipeline, with the rules generate applies: for
+ * callers (the CLI) that must refuse bad options before minutes of loading.
+ */
+export function checkGenerateOptions(options: GenerateOptions): void {
+  resolveGenerateOptions(options, LATENT_SIZE);
+}
+
+/** Calls an entry function and checks that it returned what the artifact contract says. */
+async function callEntry(vm: RelaxVm, name: EntryFunction, ...args: TvmArg[]): Promise<NDArray> {
+  return checkEntryResult(vm.file, name, await vm.fn(name).callAsync(...args));
+}
+
+/** Picks the device and its executable. Device queries run on the worker thread. */
 async function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined): Promise<{ device: Device; executable: string }> {
   const present = Object.keys(model.executables);
   if (spec !== undefined) {
@@ -96,14 +123,14 @@ async function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: st
       );
     }
     const device = runtime.device(kind, id);
-    if (!device.exists) throw await deviceUnavailable(runtime, kind, id);
+    if (!(await deviceExists(device))) throw await deviceUnavailable(runtime, kind, id);
     return { device, executable };
   }
   for (const kind of EXECUTABLE_KINDS) {
     const executable = model.executables[kind];
     if (!executable) continue;
     const device = runtime.device(kind === 'llvm' ? 'cpu' : kind);
-    if (device.exists) return { device, executable };
+    if (await deviceExists(device)) return { device, executable };
   }
   throw new ArtifactError(model.dir, `has no executable for a device this runtime can use (found: ${present.join(', ') || 'none'})`);
 }
@@ -118,6 +145,10 @@ async function deviceUnavailable(runtime: TvmRuntime, kind: string, id: number):
     return new DeviceUnavailableError(name, d.cause, `device ${name} is not available to the TVM runtime (${runtime.libraryPath}): ${d.message}`, d.remedy);
   }
   return new DeviceUnavailableError(name, 'absent', `device ${name} is not available to the TVM runtime (${runtime.libraryPath}): the runtime was built without ${kind} or the device is absent`, `rebuild TVM with ${kind} enabled, or choose another device`);
+}
+
+async function deviceExists(device: Device): Promise<boolean> {
+  return (await device.attributeAsync('exist')) === 1;
 }
 
 function describeWeights(index: WeightIndex): PipelineInfo['weights'] {
@@ -155,12 +186,14 @@ export class StableDiffusion implements Disposable {
     progress('runtime', 0);
     const scope = new ResourceScope();
     try {
+      // Every call from here on runs on the runtime's worker thread without blocking the
+      // event loop: another pipeline on the same runtime may be in a long model call.
       const { device, executable } = await chooseDevice(runtime, model, options.device);
       throwIfAborted(signal);
-      const vm = scope.add(RelaxVm.open(runtime, executable, device));
+      const vm = scope.add(await RelaxVm.openAsync(runtime, executable, device));
       const functions: Record<string, boolean> = {};
-      for (const name of [...REQUIRED_FUNCTIONS, 'pndm_scheduler_step_0', 'dpm_solver_multistep_scheduler_step']) functions[name] = vm.has(name);
-      for (const name of REQUIRED_FUNCTIONS) if (!functions[name]) vm.fn(name); // throws, naming the file
+      for (const name of [...REQUIRED_FUNCTIONS, 'pndm_scheduler_step_0', 'dpm_solver_multistep_scheduler_step']) functions[name] = await vm.hasAsync(name);
+      for (const name of REQUIRED_FUNCTIONS) if (!functions[name]) throw vm.missingFunction(name);
       progress('module', 0);
 
       const weights = await loadWeights(runtime, device, index, {
@@ -170,12 +203,14 @@ export class StableDiffusion implements Disposable {
       });
       for (const list of weights.values()) for (const w of list) scope.add(w);
       const params = {} as Loaded['params'];
-      for (const m of MODELS) params[m] = scope.add(runtime.array(weights.get(m)!));
-
+      for (const m of MODELS) params[m] = scope.add(await runtime.arrayAsync(weights.get(m)!));
+      const deviceName = await device.attributeAsync('deviceName');
+      const clearPool = device.kind === 'opencl' ? await runtime.findGlobalFunctionAsync('vm.builtin.memory_manager.clear') : undefined;
+      if (clearPool) scope.add(clearPool);
       const info: PipelineInfo = {
         modelDir: model.dir,
         device: device.toString(),
-        deviceName: device.name,
+        deviceName: typeof deviceName === 'string' ? deviceName : undefined,
         abi: runtime.abi,
         runtimePath: runtime.libraryPath,
         executable,
@@ -187,7 +222,7 @@ export class StableDiffusion implements Disposable {
         guidanceBaked: undefined,
         latentShape: LATENT_SHAPE,
       };
-      const pipe = new StableDiffusion({ runtime, device, vm, weights, params, tokenizer, info });
+      const pipe = new StableDiffusion({ runtime, device, vm, weights, params, clearPool, tokenizer, info });
       if (options.warmup) {
         throwIfAborted(signal);
         await pipe.#warmup();
@@ -235,7 +270,8 @@ export class StableDiffusion implements Disposable {
     return this.#enqueue(async () => {
       const loaded = this.#require();
       const opts = resolveGenerateOptions(options, LATENT_SIZE);
-      const checked = { prompt: toIds(ids.prompt, 'prompt ids'), negative: toIds(ids.negative, 'negative ids') };
+      const vocab = loaded.tokenizer.vocabSize;
+      const checked = { prompt: toIds(ids.prompt, 'prompt ids', vocab), negative: toIds(ids.negative, 'negative ids', vocab) };
       return this.#run(loaded, checked, '', opts, 0);
     }, options.signal);
   }
@@ -248,6 +284,9 @@ export class StableDiffusion implements Disposable {
     for (const p of Object.values(loaded.params)) p.dispose();
     for (const list of loaded.weights.values()) for (const w of list) w.dispose();
     loaded.vm.dispose();
+    // After the frees queued above: what they returned to the pool goes back to the device.
+    loaded.clearPool?.callAsync().catch(() => undefined);
+    loaded.clearPool?.dispose();
     loaded.runtime.dispose();
   }
 
@@ -305,13 +344,12 @@ export class StableDiffusion implements Disposable {
 
   async #encodeText(loaded: Loaded, scope: ResourceScope, ids: { prompt: Int32Array; negative: Int32Array }): Promise<NDArray> {
     const { runtime, device, vm, params } = loaded;
-    const clip = vm.fn('clip');
-    const promptIds = scope.add(runtime.ndarray(ids.prompt, [1, CLIP_MAX_LENGTH], 'int32', device));
-    const negativeIds = scope.add(runtime.ndarray(ids.negative, [1, CLIP_MAX_LENGTH], 'int32', device));
-    const cond = scope.add((await clip.callAsync(promptIds, params.clip)) as NDArray);
-    const uncond = scope.add((await clip.callAsync(negativeIds, params.clip)) as NDArray);
+    const promptIds = scope.add(await runtime.ndarrayAsync(ids.prompt, [1, CLIP_MAX_LENGTH], 'int32', device));
+    const negativeIds = scope.add(await runtime.ndarrayAsync(ids.negative, [1, CLIP_MAX_LENGTH], 'int32', device));
+    const cond = scope.add(await callEntry(vm, 'clip', promptIds, params.clip));
+    const uncond = scope.add(await callEntry(vm, 'clip', negativeIds, params.clip));
     // The negative prompt goes first: the unet reads batch 0 as unconditional.
-    return scope.add((await vm.fn('concat_embeddings').callAsync(uncond, cond)) as NDArray);
+    return scope.add(await callEntry(vm, 'concat_embeddings', uncond, cond));
   }
 
   async #run(
@@ -344,30 +382,29 @@ export class StableDiffusion implements Disposable {
       await device.syncAsync();
       const textEncoderMs = now() - t;
 
-      const latents = scope.add(runtime.empty(LATENT_SHAPE, 'float32', device));
-      const timestep = scope.add(runtime.empty([], 'int32', device));
-      const timestepHost = new Int32Array(1);
-      const unet = vm.fn('unet');
+      const latents = scope.add(await runtime.emptyAsync(LATENT_SHAPE, 'float32', device));
+      const timestep = scope.add(await runtime.emptyAsync([], 'int32', device));
       const unetMs: number[] = [];
       const schedulerMs: number[] = [];
       const copyMs: number[] = [];
       for (let i = 0; i < scheduler.length; i++) {
         if (signal?.aborted) throw new AbortError(`generation aborted after ${i} of ${scheduler.length} steps`, { cause: signal.reason });
         t = now();
-        latents.copyFrom(scheduler.scaleModelInput(x, i));
-        timestepHost[0] = scheduler.modelTimestep(i);
-        timestep.copyFrom(timestepHost);
+        // Asynchronous copies: a synchronous one would block the event loop behind any
+        // model call queued on this runtime (another pipeline's UNet step).
+        await latents.copyFromAsync(scheduler.scaleModelInput(x, i));
+        await timestep.copyFromAsync(Int32Array.of(scheduler.modelTimestep(i)));
         const copyIn = now() - t;
 
         t = now();
-        const out = scope.add((await unet.callAsync(latents, timestep, embeddings, params.unet)) as NDArray);
+        const out = scope.add(await callEntry(vm, 'unet', latents, timestep, embeddings, params.unet));
         // Wait for the device once per UNet step: the Mali driver fails with
         // CL_OUT_OF_HOST_MEMORY when kernels keep queueing without a sync (apache/tvm#16530).
         await device.syncAsync();
         unetMs.push(now() - t);
 
         t = now();
-        const prediction = out.toFloat32Array();
+        const prediction = await out.toFloat32ArrayAsync();
         const batch = out.shape[0];
         out.dispose();
         copyMs.push(copyIn + now() - t);
@@ -381,12 +418,15 @@ export class StableDiffusion implements Disposable {
       throwIfAborted(signal);
 
       t = now();
-      latents.copyFrom(x);
-      const decoded = scope.add((await vm.fn('vae').callAsync(latents, params.vae)) as NDArray);
-      const packed = scope.add((await vm.fn('image_to_rgba').callAsync(decoded)) as NDArray);
+      await latents.copyFromAsync(x);
+      const decoded = scope.add(await callEntry(vm, 'vae', latents, params.vae));
+      const packed = scope.add(await callEntry(vm, 'image_to_rgba', decoded));
       await device.syncAsync();
       const [height, width] = packed.shape as [number, number];
-      const pixels = packed.toTypedArray() as Uint32Array;
+      if (height !== decoded.shape[1] || width !== decoded.shape[2]) {
+        throw new ArtifactError(vm.file, `entry function 'image_to_rgba' returned [${height},${width}] for a vae image of [${decoded.shape.join(',')}]`);
+      }
+      const pixels = (await packed.toTypedArrayAsync()) as Uint32Array;
       // uint32 R | G<<8 | B<<16 | A<<24 read as bytes on a little-endian host is RGBA.
       const rgba = new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
       const vaeMs = now() - t;
@@ -420,6 +460,22 @@ export class StableDiffusion implements Disposable {
       });
     } finally {
       scope.dispose();
+      await this.#releasePooledMemory(loaded);
+    }
+  }
+
+  /**
+   * Gives the VM's pooled device memory back after a generate. TVM's OpenCL allocator
+   * (OpenCLPooledAllocator, TVM <= v0.20 at least) allocates every shaped VM storage afresh
+   * but files it in its pool when freed, where nothing asks for it again: each generate left
+   * its text-encoder storages there, about 2 MiB on PoCL, for good (issue 15, item 10).
+   * Clearing releases only buffers no one uses; the frees queued above run first.
+   */
+  async #releasePooledMemory(loaded: Loaded): Promise<void> {
+    try {
+      await loaded.clearPool?.callAsync();
+    } catch {
+      // Memory a later generate can still give back must not fail this one.
     }
   }
 

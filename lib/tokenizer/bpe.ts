@@ -31,22 +31,106 @@ export class Bpe {
     return ids;
   }
 
+  /**
+   * The merges of one word, lowest rank first and leftmost on ties, as Hugging Face's
+   * Word::merge_all does them: candidate pairs wait in a heap ordered by (rank, position),
+   * symbols form a linked list, and a popped pair that no longer exists is skipped. Each
+   * merge costs O(log n), so a 16,000-character word (a pasted base64 string) takes
+   * milliseconds instead of rescanning every pair after every merge (quadratic: seconds).
+   */
   #merge(word: string): string[] {
     const symbols = Array.from(word);
-    if (symbols.length === 0) return [];
-    symbols[symbols.length - 1] += '</w>';
-    for (;;) {
-      let best = -1;
-      let bestRank = Number.POSITIVE_INFINITY;
-      for (let i = 0; i + 1 < symbols.length; i++) {
-        const rank = this.#ranks.get(`${symbols[i]} ${symbols[i + 1]}`);
-        if (rank !== undefined && rank < bestRank) {
-          bestRank = rank;
-          best = i;
-        }
-      }
-      if (best < 0) return symbols;
-      symbols.splice(best, 2, symbols[best]! + symbols[best + 1]!);
+    const n = symbols.length;
+    if (n === 0) return [];
+    symbols[n - 1] += '</w>';
+    if (n === 1) return symbols;
+    const next = new Int32Array(n);
+    const prev = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1 < n ? i + 1 : -1;
+      prev[i] = i - 1;
     }
+    const alive = new Uint8Array(n).fill(1);
+    const heap = new PairHeap();
+    const rankAt = (i: number): number | undefined => {
+      const j = next[i]!;
+      return j < 0 ? undefined : this.#ranks.get(`${symbols[i]} ${symbols[j]}`);
+    };
+    const offer = (i: number): void => {
+      const rank = rankAt(i);
+      if (rank !== undefined) heap.push(rank, i);
+    };
+    for (let i = 0; i + 1 < n; i++) offer(i);
+    while (heap.size > 0) {
+      const { rank, pos } = heap.pop();
+      // Stale: the left symbol was merged into its neighbour, or the pair changed. Ranks
+      // are unique per pair, so an equal rank means the same pair.
+      if (!alive[pos] || rankAt(pos) !== rank) continue;
+      const right = next[pos]!;
+      symbols[pos] += symbols[right]!;
+      alive[right] = 0;
+      next[pos] = next[right]!;
+      if (next[pos]! >= 0) prev[next[pos]!] = pos;
+      if (prev[pos]! >= 0) offer(prev[pos]!);
+      offer(pos);
+    }
+    const out: string[] = [];
+    for (let i = 0; i >= 0; i = next[i]!) out.push(symbols[i]!);
+    return out;
+  }
+}
+
+/** A binary min-heap of (rank, position) pairs, ordered by rank, then position. */
+class PairHeap {
+  #ranks: number[] = [];
+  #positions: number[] = [];
+
+  get size(): number {
+    return this.#ranks.length;
+  }
+
+  push(rank: number, pos: number): void {
+    const ranks = this.#ranks;
+    const positions = this.#positions;
+    let i = ranks.length;
+    ranks.push(rank);
+    positions.push(pos);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#less(rank, pos, ranks[parent]!, positions[parent]!)) break;
+      ranks[i] = ranks[parent]!;
+      positions[i] = positions[parent]!;
+      i = parent;
+    }
+    ranks[i] = rank;
+    positions[i] = pos;
+  }
+
+  pop(): { rank: number; pos: number } {
+    const ranks = this.#ranks;
+    const positions = this.#positions;
+    const top = { rank: ranks[0]!, pos: positions[0]! };
+    const lastRank = ranks.pop()!;
+    const lastPos = positions.pop()!;
+    const n = ranks.length;
+    if (n === 0) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const child = r < n && this.#less(ranks[r]!, positions[r]!, ranks[l]!, positions[l]!) ? r : l;
+      if (!this.#less(ranks[child]!, positions[child]!, lastRank, lastPos)) break;
+      ranks[i] = ranks[child]!;
+      positions[i] = positions[child]!;
+      i = child;
+    }
+    ranks[i] = lastRank;
+    positions[i] = lastPos;
+    return top;
+  }
+
+  #less(rankA: number, posA: number, rankB: number, posB: number): boolean {
+    return rankA < rankB || (rankA === rankB && posA < posB);
   }
 }

@@ -106,7 +106,8 @@ export class ClipTokenizer {
    */
   encodePadded(text: string, maxLength = CLIP_MAX_LENGTH): Int32Array {
     if (!Number.isInteger(maxLength) || maxLength < 2) throw new RangeError(`maxLength must be an integer >= 2, got ${maxLength}`);
-    const content = this.#encodeContent(text).slice(0, maxLength - 2);
+    // Tokenizing stops once the kept tokens exist: the rest of a long prompt is cut anyway.
+    const content = this.#encodeContent(text, maxLength - 2).slice(0, maxLength - 2);
     const out = new Int32Array(maxLength).fill(this.padId);
     out[0] = this.bosId;
     out.set(content, 1);
@@ -114,24 +115,26 @@ export class ClipTokenizer {
     return out;
   }
 
-  #encodeContent(text: string): number[] {
+  /** Content ids of `text`; stops early once `limit` ids exist (the caller cuts the rest). */
+  #encodeContent(text: string, limit = Number.POSITIVE_INFINITY): number[] {
     if (typeof text !== 'string') throw new TypeError('the prompt must be a string');
     const ids: number[] = [];
     // '<|endoftext|>' is matched in the raw text (its "normalized" flag is false).
-    text.split(this.#eosToken).forEach((raw, i) => {
+    const raws = text.split(this.#eosToken);
+    for (let i = 0; i < raws.length && ids.length < limit; i++) {
       if (i > 0) ids.push(this.eosId);
       // '<|startoftext|>' is matched after normalisation (so case-insensitively).
-      normalizeClipText(raw)
-        .split(this.#bosToken)
-        .forEach((part, j) => {
-          if (j > 0) ids.push(this.bosId);
-          for (const piece of part.matchAll(CLIP_SPLIT)) {
-            for (const sub of piece[0].matchAll(GPT2_SPLIT)) {
-              for (const id of this.#bpe.encodeWord(toByteLevel(sub[0]))) ids.push(id);
-            }
+      const parts = normalizeClipText(raws[i]!).split(this.#bosToken);
+      for (let j = 0; j < parts.length && ids.length < limit; j++) {
+        if (j > 0) ids.push(this.bosId);
+        for (const piece of parts[j]!.matchAll(CLIP_SPLIT)) {
+          for (const sub of piece[0].matchAll(GPT2_SPLIT)) {
+            for (const id of this.#bpe.encodeWord(toByteLevel(sub[0]))) ids.push(id);
+            if (ids.length >= limit) return ids;
           }
-        });
-    });
+        }
+      }
+    }
     return ids;
   }
 }

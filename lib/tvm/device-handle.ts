@@ -45,6 +45,20 @@ export class Device {
     }
   }
 
+  /** attribute() on the runtime's worker thread, without blocking the event loop. */
+  async attributeAsync(name: keyof typeof DEVICE_ATTR): Promise<number | string | undefined> {
+    const getAttr = await this.#runtime.findGlobalFunctionAsync('runtime.GetDeviceAttr');
+    if (!getAttr) return undefined;
+    try {
+      const value = await getAttr.callAsync(int(this.deviceType), int(this.deviceId), int(DEVICE_ATTR[name]));
+      return typeof value === 'number' || typeof value === 'string' ? value : typeof value === 'bigint' ? Number(value) : undefined;
+    } catch {
+      return undefined;
+    } finally {
+      getAttr.dispose();
+    }
+  }
+
   get exists(): boolean {
     return this.attribute('exist') === 1;
   }

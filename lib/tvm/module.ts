@@ -28,6 +28,12 @@ export class Module implements Disposable {
     return native === null ? undefined : this.#runtime.wrapFunction(native, name);
   }
 
+  /** findFunction on the runtime's worker thread, without blocking the event loop. */
+  async findFunctionAsync(name: string, queryImports = true): Promise<PackedFunction | undefined> {
+    const native = await this.native.getFunctionAsync(name, queryImports);
+    return native === null ? undefined : this.#runtime.wrapFunction(native, name);
+  }
+
   /** Like findFunction, but a missing function is a TvmError. */
   getFunction(name: string, queryImports = true): PackedFunction {
     const fn = this.findFunction(name, queryImports);

@@ -18,12 +18,15 @@ export interface NativeNDArray {
   readonly disposed: boolean;
   copyFrom(view: ArrayBufferView | ArrayBuffer): void;
   copyTo<T extends ArrayBufferView>(view: T): T;
+  copyFromAsync(view: ArrayBufferView | ArrayBuffer): Promise<void>;
+  copyToAsync<T extends ArrayBufferView>(view: T): Promise<T>;
   dispose(): void;
 }
 
 export interface NativeModule {
   readonly disposed: boolean;
   getFunction(name: string, queryImports?: boolean): NativePackedFunction | null;
+  getFunctionAsync(name: string, queryImports?: boolean): Promise<NativePackedFunction | null>;
   dispose(): void;
 }
 
@@ -82,12 +85,15 @@ export interface NativeRuntime {
   empty(shape: readonly number[], dtype: string, deviceType: number, deviceId: number): NativeNDArray;
   sync(deviceType: number, deviceId: number): void;
   syncAsync(deviceType: number, deviceId: number): Promise<void>;
+  loadModuleAsync(path: string, format?: string): Promise<NativeModule>;
+  getGlobalAsync(name: string): Promise<NativePackedFunction | null>;
+  emptyAsync(shape: readonly number[], dtype: string, deviceType: number, deviceId: number): Promise<NativeNDArray>;
   dispose(): void;
 }
 
 export type OpenRuntimeResult =
   | { runtime: NativeRuntime; failure?: undefined }
-  | { runtime?: undefined; failure: 'open' | 'abi' | 'conflict'; message: string; abi?: string };
+  | { runtime?: undefined; failure: 'open' | 'abi' | 'conflict'; message: string; abi?: string; loadedPath?: string };
 
 /** probeSharedLibrary: whether dlopen(name) works, and which file it opened. */
 export interface LibraryProbe {

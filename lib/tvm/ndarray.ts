@@ -38,10 +38,19 @@ export class NDArray implements Disposable {
   /**
    * Copies host data in. A TypedArray must be the dtype's own kind (Float32Array for
    * float32, Uint16Array holding the bits of float16/bfloat16, ...); a Buffer, Uint8Array,
-   * DataView or ArrayBuffer is taken as raw bytes. The byte length must match exactly.
+   * DataView, ArrayBuffer or SharedArrayBuffer is taken as raw bytes. Views on a
+   * SharedArrayBuffer work like any other. The byte length must match exactly.
+   * Synchronous: the event loop waits until the runtime's worker thread has run everything
+   * queued before it (on a GPU, possibly a whole model call); see copyFromAsync.
    */
-  copyFrom(source: ArrayBufferView | ArrayBuffer): this {
+  copyFrom(source: ArrayBufferView | ArrayBuffer | SharedArrayBuffer): this {
+    this.native.copyFrom(this.#checkSource(source));
+    return this;
+  }
+
+  #checkSource(source: ArrayBufferView | ArrayBuffer | SharedArrayBuffer): ArrayBufferView | ArrayBuffer {
     if (this.native.disposed) throw new DisposedError('this NDArray was disposed and can no longer be used');
+    if (source instanceof SharedArrayBuffer) return new Uint8Array(source);
     if (ArrayBuffer.isView(source) && !(source instanceof DataView) && !(source instanceof Uint8Array)) {
       const expected = typedArrayCtorFor(this.dtype);
       if (expected && !(source instanceof expected)) {
@@ -50,24 +59,49 @@ export class NDArray implements Disposable {
         );
       }
     }
-    this.native.copyFrom(source);
+    return source;
+  }
+
+  /**
+   * copyFrom on the runtime's worker thread: the event loop does not wait, also not behind
+   * a long model call queued before it. Runs in order with the runtime's other calls.
+   * `source` is held until the promise settles; do not write to it (nor transfer it) before.
+   */
+  async copyFromAsync(source: ArrayBufferView | ArrayBuffer | SharedArrayBuffer): Promise<this> {
+    const view = this.#checkSource(source);
+    await this.native.copyFromAsync(view);
     return this;
   }
 
-  /** Copies the array to the host, as the TypedArray of its dtype. */
+  /** Copies the array to the host, as the TypedArray of its dtype. Synchronous: see toTypedArrayAsync. */
   toTypedArray(): AnyTypedArray {
-    const Ctor = typedArrayCtorFor(this.dtype);
-    if (!Ctor) throw new TypeError(`toTypedArray: dtype ${this.dtype} has no TypedArray`);
-    if (this.native.disposed) throw new DisposedError('this NDArray was disposed and can no longer be used');
-    const out = new Ctor(this.byteLength / Ctor.BYTES_PER_ELEMENT);
+    const out = this.#hostArray('toTypedArray');
     this.native.copyTo(out);
     return out;
   }
 
-  /** Copies the array to the host as float32; fails for other dtypes. */
+  /** toTypedArray on the runtime's worker thread, without blocking the event loop. */
+  async toTypedArrayAsync(): Promise<AnyTypedArray> {
+    return this.native.copyToAsync(this.#hostArray('toTypedArrayAsync'));
+  }
+
+  /** Copies the array to the host as float32; fails for other dtypes. Synchronous: see toFloat32ArrayAsync. */
   toFloat32Array(): Float32Array {
     if (this.dtype !== 'float32') throw new TypeError(`toFloat32Array: the NDArray is ${this.dtype}`);
     return this.toTypedArray() as Float32Array;
+  }
+
+  /** toFloat32Array on the runtime's worker thread, without blocking the event loop. */
+  async toFloat32ArrayAsync(): Promise<Float32Array> {
+    if (this.dtype !== 'float32') throw new TypeError(`toFloat32ArrayAsync: the NDArray is ${this.dtype}`);
+    return (await this.toTypedArrayAsync()) as Float32Array;
+  }
+
+  #hostArray(what: string): AnyTypedArray {
+    const Ctor = typedArrayCtorFor(this.dtype);
+    if (!Ctor) throw new TypeError(`${what}: dtype ${this.dtype} has no TypedArray`);
+    if (this.native.disposed) throw new DisposedError('this NDArray was disposed and can no longer be used');
+    return new Ctor(this.byteLength / Ctor.BYTES_PER_ELEMENT);
   }
 
   dispose(): void {

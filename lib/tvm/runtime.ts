@@ -1,4 +1,4 @@
-import { DisposedError, InvalidArgumentError, RuntimeNotFoundError, TvmError, UnsupportedAbiError, type RuntimeAttempt } from '../errors.js';
+import { DisposedError, RuntimeConflictError, RuntimeNotFoundError, TvmError, UnsupportedAbiError, type RuntimeAttempt } from '../errors.js';
 import { Device } from './device-handle.js';
 import { DEVICE_TYPE, parseDeviceSpec, type DeviceKind } from './device.js';
 import { isDType, typedArrayCtorFor, type DType } from './dtype.js';
@@ -54,6 +54,17 @@ export class TvmRuntime implements Disposable {
     return new Module(this, this.native.loadModule(path, format));
   }
 
+  /** loadModule on the runtime's worker thread, without blocking the event loop. */
+  async loadModuleAsync(path: string, format = ''): Promise<Module> {
+    return new Module(this, await this.native.loadModuleAsync(path, format));
+  }
+
+  /** findGlobalFunction on the runtime's worker thread, without blocking the event loop. */
+  async findGlobalFunctionAsync(name: string): Promise<PackedFunction | undefined> {
+    const fn = await this.native.getGlobalAsync(name);
+    return fn === null ? undefined : this.wrapFunction(fn, name);
+  }
+
   findGlobalFunction(name: string): PackedFunction | undefined {
     const fn = this.native.getGlobal(name);
     return fn === null ? undefined : this.wrapFunction(fn, name);
@@ -74,6 +85,41 @@ export class TvmRuntime implements Disposable {
   empty(shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): NDArray {
     if (!isDType(dtype)) throw new TypeError(`unsupported dtype '${String(dtype)}'`);
     return new NDArray(this.native.empty(shape, dtype, device.deviceType, device.deviceId), device);
+  }
+
+  /** empty() on the runtime's worker thread, without blocking the event loop. */
+  async emptyAsync(shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): Promise<NDArray> {
+    if (!isDType(dtype)) throw new TypeError(`unsupported dtype '${String(dtype)}'`);
+    return new NDArray(await this.native.emptyAsync(shape, dtype, device.deviceType, device.deviceId), device);
+  }
+
+  /** ndarray() on the runtime's worker thread: allocation and copy, without blocking the event loop. */
+  async ndarrayAsync(data: ArrayBufferView, shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): Promise<NDArray> {
+    const arr = await this.emptyAsync(shape, dtype, device);
+    try {
+      await arr.copyFromAsync(data);
+    } catch (err) {
+      arr.dispose();
+      throw err;
+    }
+    return arr;
+  }
+
+  /** array() on the runtime's worker thread, without blocking the event loop. */
+  async arrayAsync(items: readonly NDArray[]): Promise<TvmObject> {
+    for (const item of items) {
+      if (!(item instanceof NDArray)) throw new TypeError('runtime.array() takes NDArrays');
+    }
+    const make = await this.findGlobalFunctionAsync('runtime.Array');
+    if (!make) throw new TvmError(`global function 'runtime.Array' is not registered in ${this.libraryPath}`);
+    let out;
+    try {
+      out = await make.callAsync(...items);
+    } finally {
+      make.dispose();
+    }
+    if (!(out instanceof TvmObject)) throw new TvmError('runtime.Array did not return an object');
+    return out;
   }
 
   /** An array on `device` holding a copy of `data`. */
@@ -142,7 +188,8 @@ export class TvmRuntime implements Disposable {
 
 /**
  * Finds and opens libtvm_runtime.so. Throws RuntimeNotFoundError (every path tried) or
- * UnsupportedAbiError (a runtime whose ABI sd-mali does not speak).
+ * UnsupportedAbiError (a runtime whose ABI sd-mali does not speak), or RuntimeConflictError
+ * (another runtime file is already loaded in this process).
  */
 export function loadRuntime(options: LoadRuntimeOptions = {}): TvmRuntime {
   const binding = nativeBinding();
@@ -153,7 +200,7 @@ export function loadRuntime(options: LoadRuntimeOptions = {}): TvmRuntime {
     const result = binding.openRuntime(candidate.path);
     if (result.runtime) return new TvmRuntime(result.runtime);
     if (result.failure === 'abi') throw new UnsupportedAbiError(candidate.path, result.abi ?? 'unknown', result.message);
-    if (result.failure === 'conflict') throw new InvalidArgumentError(result.message);
+    if (result.failure === 'conflict') throw new RuntimeConflictError(candidate.path, result.loadedPath ?? 'unknown');
     attempts.push({ ...candidate, reason: result.message });
   }
   throw new RuntimeNotFoundError(attempts);

@@ -108,19 +108,20 @@ Napi::Value OpenRuntime(const Napi::CallbackInfo& info) {
   AddonData& data = addonData(env);
   std::shared_ptr<Core> core;
   if (auto it = data.cores.find(path); it != data.cores.end()) core = it->second;
-  if (!core && !data.cores.empty()) {
-    // Report a bad path or ABI as such; a second good runtime is a conflict, unless it is
-    // the same file under another name.
-    ProbeResult probe = probeLibrary(path);
-    if (!probe.failure.empty()) return failure(env, probe.failure, probe.message, probe.abi);
-    for (auto& [loadedPath, loaded] : data.cores) {
-      if (loaded->library() == probe.library) core = loaded;
+  if (!core) {
+    // Decided before anything maps `path`: a second runtime file would abort the process.
+    RuntimeClash clash = checkRuntimeClash(path);
+    if (clash.clash) {
+      Napi::Object out = failure(env, "conflict",
+                                 "another TVM runtime is already loaded in this process (" + clash.loadedPath +
+                                     "); " + path +
+                                     " is a different file, and two TVM runtimes cannot share one process",
+                                 "");
+      out.Set("loadedPath", clash.loadedPath);
+      return out;
     }
-    if (!core) {
-      return failure(env, "conflict",
-                     "another TVM runtime is already loaded in this process (" + data.cores.begin()->first +
-                         "); two TVM runtimes cannot share one process",
-                     "");
+    for (auto& [loadedPath, loaded] : data.cores) {
+      if (clash.library != nullptr && loaded->library() == clash.library) core = loaded;
     }
   }
   if (!core) {

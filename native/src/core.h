@@ -4,12 +4,16 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 
 #include "backend.h"
 #include "worker.h"
 
 namespace sdmali {
+
+class NativeHandle;
 
 class Core {
  public:
@@ -22,15 +26,27 @@ class Core {
   Worker& worker() { return worker_; }
 
   // Frees a runtime handle on the worker thread (inline when already there). After
-  // shutdown the process is exiting and the handle is left to the OS.
+  // shutdown every handle was already freed by shutdown itself.
   void release(RawHandle handle) noexcept;
 
-  void shutdown() { worker_.stop(); }
+  // The environment is going away (a worker_threads Worker ending, the process exiting):
+  // queued calls are cancelled, then every handle still alive is freed on the worker
+  // thread, then the thread ends. Finalizers run only after this, too late to free.
+  void shutdown();
+
+  // Handles owned by wrappers, so shutdown can free those nobody disposed.
+  void track(NativeHandle* handle);
+  // True when `handle` still owns its runtime object (shutdown has not freed it).
+  bool untrack(NativeHandle* handle);
 
  private:
+  void releaseAll() noexcept;
+
   std::string path_;
   void* library_;
   std::unique_ptr<Backend> backend_;
+  std::mutex liveMutex_;
+  std::unordered_set<NativeHandle*> live_;
   Worker worker_;
 };
 
@@ -41,8 +57,12 @@ class NativeHandle {
  public:
   NativeHandle(std::shared_ptr<Core> core, RawHandle raw, ArrayInfo info = {},
                std::string typeKey = {})
-      : core_(std::move(core)), raw_(raw), info_(std::move(info)), typeKey_(std::move(typeKey)) {}
-  ~NativeHandle() { core_->release(raw_); }
+      : core_(std::move(core)), raw_(raw), info_(std::move(info)), typeKey_(std::move(typeKey)) {
+    core_->track(this);
+  }
+  ~NativeHandle() {
+    if (core_->untrack(this)) core_->release(raw_);
+  }
   NativeHandle(const NativeHandle&) = delete;
   NativeHandle& operator=(const NativeHandle&) = delete;
 
@@ -51,6 +71,7 @@ class NativeHandle {
   const ArrayInfo& info() const { return info_; }
   const std::string& typeKey() const { return typeKey_; }
   const std::shared_ptr<Core>& core() const { return core_; }
+  RawHandle raw() const { return raw_; }
 
  private:
   std::shared_ptr<Core> core_;

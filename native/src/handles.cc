@@ -6,30 +6,30 @@
 #include "dtype.h"
 
 namespace sdmali {
-namespace {
 
-struct View {
-  uint8_t* data = nullptr;
-  size_t length = 0;
-};
-
-View viewFromJs(Napi::Env env, const Napi::Value& v) {
+// The bytes behind a TypedArray, Buffer, DataView or ArrayBuffer. Read through the C API's
+// data pointers rather than the view's ArrayBuffer: a view on a SharedArrayBuffer has no
+// ArrayBuffer object to hand out (Napi::ArrayBuffer failed with "Invalid argument").
+ByteView viewFromJs(Napi::Env env, const Napi::Value& v) {
+  ByteView view;
+  void* data = nullptr;
   if (v.IsTypedArray()) {
-    auto t = v.As<Napi::TypedArray>();
-    return {static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(), t.ByteLength()};
-  }
-  if (v.IsDataView()) {
-    auto d = v.As<Napi::DataView>();
-    return {static_cast<uint8_t*>(d.ArrayBuffer().Data()) + d.ByteOffset(), d.ByteLength()};
-  }
-  if (v.IsArrayBuffer()) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr), view);
+    view.length = v.As<Napi::TypedArray>().ByteLength();
+  } else if (v.IsDataView()) {
+    NAPI_THROW_IF_FAILED(env, napi_get_dataview_info(env, v, &view.length, &data, nullptr, nullptr), view);
+  } else if (v.IsArrayBuffer()) {
     auto b = v.As<Napi::ArrayBuffer>();
-    return {static_cast<uint8_t*>(b.Data()), b.ByteLength()};
+    data = b.Data();
+    view.length = b.ByteLength();
+  } else {
+    throwType(env, "expected a TypedArray, Buffer, DataView or ArrayBuffer (a SharedArrayBuffer through a view on it)");
   }
-  throwType(env, "expected a TypedArray, Buffer, DataView or ArrayBuffer");
+  view.data = static_cast<uint8_t*>(data);
+  return view;
 }
-
-}  // namespace
 
 // ---- NDArray ----------------------------------------------------------------------------
 
@@ -43,6 +43,8 @@ Napi::Function NDArrayWrap::Init(Napi::Env env) {
                       InstanceAccessor<&NDArrayWrap::Disposed>("disposed"),
                       InstanceMethod<&NDArrayWrap::CopyFrom>("copyFrom"),
                       InstanceMethod<&NDArrayWrap::CopyTo>("copyTo"),
+                      InstanceMethod<&NDArrayWrap::CopyFromAsync>("copyFromAsync"),
+                      InstanceMethod<&NDArrayWrap::CopyToAsync>("copyToAsync"),
                       InstanceMethod<&NDArrayWrap::Dispose>("dispose")});
 }
 
@@ -108,7 +110,7 @@ Napi::Value NDArrayWrap::CopyFrom(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kNDArray);
   Napi::Env env = info.Env();
   HandleRef h = require(env, "NDArray");
-  View view = viewFromJs(env, info[0]);
+  ByteView view = viewFromJs(env, info[0]);
   if (view.length != h->info().nbytes) {
     throwRange(env, "copyFrom: the source has " + std::to_string(view.length) +
                         " bytes, the NDArray holds " + std::to_string(h->info().nbytes));
@@ -125,7 +127,7 @@ Napi::Value NDArrayWrap::CopyTo(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kNDArray);
   Napi::Env env = info.Env();
   HandleRef h = require(env, "NDArray");
-  View view = viewFromJs(env, info[0]);
+  ByteView view = viewFromJs(env, info[0]);
   if (view.length != h->info().nbytes) {
     throwRange(env, "copyTo: the destination has " + std::to_string(view.length) +
                         " bytes, the NDArray holds " + std::to_string(h->info().nbytes));
@@ -148,6 +150,7 @@ Napi::Value NDArrayWrap::Dispose(const Napi::CallbackInfo& info) {
 Napi::Function ModuleWrap::Init(Napi::Env env) {
   return DefineClass(env, "NativeModule",
                      {InstanceMethod<&ModuleWrap::GetFunction>("getFunction"),
+                      InstanceMethod<&ModuleWrap::GetFunctionAsync>("getFunctionAsync"),
                       InstanceAccessor<&ModuleWrap::Disposed>("disposed"),
                       InstanceMethod<&ModuleWrap::Dispose>("dispose")});
 }

@@ -10,6 +10,13 @@
 
 namespace sdmali {
 
+// The bytes of a TypedArray, Buffer, DataView or ArrayBuffer (also over a SharedArrayBuffer).
+struct ByteView {
+  uint8_t* data = nullptr;
+  size_t length = 0;
+};
+ByteView viewFromJs(Napi::Env env, const Napi::Value& v);
+
 class HandleWrap {
  public:
   const HandleRef& handle() const { return handle_; }
@@ -38,6 +45,9 @@ class NDArrayWrap : public Napi::ObjectWrap<NDArrayWrap>, public HandleWrap {
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value CopyFrom(const Napi::CallbackInfo& info);
   Napi::Value CopyTo(const Napi::CallbackInfo& info);
+  // async_methods.cc: the same copies on the worker thread, settling a Promise.
+  Napi::Value CopyFromAsync(const Napi::CallbackInfo& info);
+  Napi::Value CopyToAsync(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   void releaseMemory();
 
@@ -55,6 +65,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap>, public HandleWrap {
 
  private:
   Napi::Value GetFunction(const Napi::CallbackInfo& info);
+  Napi::Value GetFunctionAsync(const Napi::CallbackInfo& info);  // async_methods.cc
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 };

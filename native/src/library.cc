@@ -1,6 +1,11 @@
 #include "library.h"
 
 #include <dlfcn.h>
+#include <link.h>
+#include <sys/stat.h>
+
+#include <mutex>
+#include <vector>
 
 #include "legacy_backend.h"
 
@@ -87,6 +92,85 @@ OpenResult openLibrary(const std::string& path) {
   }
   result.core = std::make_shared<Core>(path, lib, std::move(backend));
   result.library = lib;
+  rememberRuntime(path, lib);
+  return result;
+}
+
+namespace {
+
+struct LoadedRuntime {
+  std::string path;
+  dev_t device;
+  ino_t inode;
+  void* library;
+};
+
+std::mutex& loadedMutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::vector<LoadedRuntime>& loadedRuntimes() {
+  static std::vector<LoadedRuntime> list;
+  return list;
+}
+
+// The file the loader actually mapped for `library` (a bare name resolves through the
+// search path).
+std::string mappedFile(void* library, const std::string& fallback) {
+  link_map* map = nullptr;
+  if (dlinfo(library, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr && map->l_name[0] != '\0') {
+    return map->l_name;
+  }
+  return fallback;
+}
+
+}  // namespace
+
+void rememberRuntime(const std::string& path, void* library) {
+  struct stat st {};
+  if (stat(mappedFile(library, path).c_str(), &st) != 0) return;
+  std::lock_guard<std::mutex> lock(loadedMutex());
+  for (const auto& r : loadedRuntimes()) {
+    if (r.library == library) return;
+  }
+  loadedRuntimes().push_back({path, st.st_dev, st.st_ino, library});
+}
+
+RuntimeClash checkRuntimeClash(const std::string& path) {
+  RuntimeClash result;
+  std::lock_guard<std::mutex> lock(loadedMutex());
+  const auto& loaded = loadedRuntimes();
+  if (loaded.empty()) return result;
+  // Already mapped under this or another name (a symlink, a hard link, the soname)?
+  // RTLD_NOLOAD never maps anything.
+  if (void* present = dlopen(path.c_str(), RTLD_LAZY | RTLD_NOLOAD)) {
+    dlclose(present);
+    for (const auto& r : loaded) {
+      if (r.library == present) {
+        result.library = present;
+        return result;
+      }
+    }
+    // Some other library already in the process (not a runtime we opened): mapping it
+    // again runs nothing, so the ordinary probe may look at it.
+    return result;
+  }
+  struct stat st {};
+  const bool bareName = path.find('/') == std::string::npos;
+  if (stat(path.c_str(), &st) != 0 && !bareName) return result;  // dlopen will report it missing
+  if (!bareName) {
+    for (const auto& r : loaded) {
+      if (r.device == st.st_dev && r.inode == st.st_ino) {
+        result.library = r.library;
+        return result;
+      }
+    }
+  }
+  // A different file (or a bare name the search path would resolve to one we cannot see
+  // without mapping it): refuse.
+  result.clash = true;
+  result.loadedPath = loaded.front().path;
   return result;
 }
 

@@ -10,6 +10,10 @@
 
 namespace sdmali {
 
+namespace {
+constexpr double kMaxSafeInteger = 9007199254740991.0;  // Number.MAX_SAFE_INTEGER
+}  // namespace
+
 Napi::Function RuntimeWrap::Init(Napi::Env env) {
   return DefineClass(env, "NativeRuntime",
                      {InstanceAccessor<&RuntimeWrap::Abi>("abi"),
@@ -21,6 +25,9 @@ Napi::Function RuntimeWrap::Init(Napi::Env env) {
                       InstanceMethod<&RuntimeWrap::Empty>("empty"),
                       InstanceMethod<&RuntimeWrap::Sync>("sync"),
                       InstanceMethod<&RuntimeWrap::SyncAsync>("syncAsync"),
+                      InstanceMethod<&RuntimeWrap::LoadModuleAsync>("loadModuleAsync"),
+                      InstanceMethod<&RuntimeWrap::GetGlobalAsync>("getGlobalAsync"),
+                      InstanceMethod<&RuntimeWrap::EmptyAsync>("emptyAsync"),
                       InstanceMethod<&RuntimeWrap::Dispose>("dispose")});
 }
 
@@ -86,19 +93,16 @@ Napi::Value RuntimeWrap::ListGlobalNames(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value RuntimeWrap::Empty(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kRuntime);
+EmptyRequest emptyRequestFromJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Core& core = require(env);
   if (!info[0].IsArray()) throwType(env, "empty: the shape must be an array of integers");
   Napi::Array jsShape = info[0].As<Napi::Array>();
   if (jsShape.Length() > 32) throwRange(env, "empty: at most 32 dimensions");
   if (!info[1].IsString()) throwType(env, "empty: the dtype must be a string such as 'float32'");
   auto dtype = parseDType(info[1].As<Napi::String>().Utf8Value());
   if (!dtype) throwType(env, "empty: unknown dtype '" + info[1].As<Napi::String>().Utf8Value() + "'");
-  DeviceId device = deviceFromJs(env, info[2], info[3]);
+  EmptyRequest request{{}, *dtype, deviceFromJs(env, info[2], info[3])};
 
-  std::vector<int64_t> shape;
   // Checked in double precision first: the element count must stay a safe integer.
   double elements = 1;
   for (uint32_t i = 0; i < jsShape.Length(); ++i) {
@@ -107,16 +111,27 @@ Napi::Value RuntimeWrap::Empty(const Napi::CallbackInfo& info) {
     double v = d.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(v) || std::floor(v) != v) throwType(env, "empty: shape[" + std::to_string(i) + "] is not an integer");
     if (v < 0) throwRange(env, "empty: shape[" + std::to_string(i) + "] is negative");
+    // Before the cast: a double beyond int64 converts with undefined behaviour, and a zero
+    // elsewhere in the shape would let it pass the size check below.
+    if (v > kMaxSafeInteger) throwRange(env, "empty: shape[" + std::to_string(i) + "] is larger than 2^53 - 1");
     elements *= v;
-    shape.push_back(static_cast<int64_t>(v));
+    request.shape.push_back(static_cast<int64_t>(v));
   }
-  if (elements * static_cast<double>(dtype->bytes()) > static_cast<double>(1ULL << 48)) {
+  if (elements * static_cast<double>(request.dtype.bytes()) > static_cast<double>(1ULL << 48)) {
     throwRange(env, "empty: the array would exceed 256 TiB");
   }
+  return request;
+}
+
+Napi::Value RuntimeWrap::Empty(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
+  Napi::Env env = info.Env();
+  Core& core = require(env);
+  EmptyRequest request = emptyRequestFromJs(info);
   RawHandle arr{HandleKind::NDArray, nullptr};
   ArrayInfo ai;
   Status err = core.worker().runSync(
-      [&] { return core.backend().arrayAlloc(shape, *dtype, device, &arr, &ai); });
+      [&] { return core.backend().arrayAlloc(request.shape, request.dtype, request.device, &arr, &ai); });
   if (err) throwTvmError(env, *err);
   return wrapHandle(env, core_, arr, std::move(ai), {});
 }

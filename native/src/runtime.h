@@ -4,9 +4,20 @@
 
 #include <napi.h>
 
+#include <vector>
+
 #include "core.h"
+#include "dtype.h"
 
 namespace sdmali {
+
+// The arguments of empty(shape, dtype, deviceType, deviceId), checked.
+struct EmptyRequest {
+  std::vector<int64_t> shape;
+  DType dtype;
+  DeviceId device;
+};
+EmptyRequest emptyRequestFromJs(const Napi::CallbackInfo& info);
 
 class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
  public:
@@ -25,6 +36,10 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
   Napi::Value Empty(const Napi::CallbackInfo& info);
   Napi::Value Sync(const Napi::CallbackInfo& info);
   Napi::Value SyncAsync(const Napi::CallbackInfo& info);
+  // async_methods.cc: loading, lookup and allocation on the worker thread, settling a Promise.
+  Napi::Value LoadModuleAsync(const Napi::CallbackInfo& info);
+  Napi::Value GetGlobalAsync(const Napi::CallbackInfo& info);
+  Napi::Value EmptyAsync(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Core> core_;

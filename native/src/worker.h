@@ -20,8 +20,12 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Queues a task. Returns false once the worker has stopped (the task is dropped).
-  bool post(std::function<void()> task);
+  // What a task is, for shutdown: queued calls are cancelled there, frees still run.
+  enum class Kind { Call, Free };
+
+  // Queues a task. Returns false when it is refused (the task is dropped): a call once
+  // shutdown has begun, a free once the thread has ended.
+  bool post(std::function<void()> task, Kind kind = Kind::Call);
 
   // Runs `fn` on the worker and waits for it; runs inline when already on the worker.
   template <typename F>
@@ -37,7 +41,12 @@ class Worker {
 
   bool onWorkerThread() const { return std::this_thread::get_id() == thread_.get_id(); }
   bool stopped() const;
-  // Runs what is queued, then ends the thread. Called from the main thread only.
+  // First step of shutdown: refuses new calls and takes the queued ones out of the queue
+  // without running them (a promise whose environment is going away can never settle).
+  // They are destroyed after the lock is released, so the handles they held post their frees.
+  void cancelCalls();
+  // Runs what is queued (frees, once cancelCalls ran), then ends the thread. Waits for a
+  // call already running. Called from the main thread only.
   void stop();
 
  private:
@@ -45,7 +54,12 @@ class Worker {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::function<void()>> queue_;
+  struct Task {
+    std::function<void()> run;
+    Kind kind;
+  };
+  std::deque<Task> queue_;
+  bool callsRefused_ = false;
   bool stopping_ = false;
   std::thread thread_;
 };

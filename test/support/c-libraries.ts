@@ -15,7 +15,7 @@ function compile(source: string, output: string, extra: string[] = []): string {
   return output;
 }
 
-/** The packed-function test module: add_f32, scale, raise_error, greet, sleep_ms. */
+/** The packed-function test module: add_f32, scale, raise_error, greet, sleep_ms, sleep_calls. */
 export function buildPackedFuncsLibrary(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sd-mali-cmod-'));
   return compile('packed_funcs.c', join(dir, 'libpacked_funcs.so'));
@@ -48,4 +48,13 @@ export function buildFakeExecutable(output: string): string {
 /** An executable whose unet leaves guidance to the host (see fixtures/fake_cfg_model.c). */
 export function buildUnguidedExecutable(output: string): string {
   return compile('fake_cfg_model.c', output);
+}
+
+/** Entry functions that break the artifact contract in one way each (see fake_cfg_model.c). */
+export const BROKEN_OUTPUTS = ['UNET_NONE', 'RGBA_3D', 'VAE_DTYPE', 'CLIP_SHAPE'] as const;
+export type BrokenOutput = (typeof BROKEN_OUTPUTS)[number];
+
+/** The unguided executable with one entry function returning what it must not. */
+export function buildBrokenExecutable(output: string, broken: BrokenOutput): string {
+  return compile('fake_cfg_model.c', output, [`-DBROKEN_${broken}`]);
 }
