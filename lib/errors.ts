@@ -101,6 +101,20 @@ export class ArtifactError extends SdMaliError {
   }
 }
 
+/**
+ * A model executable compiled by a TVM whose ABI differs from the runtime's (a v0.20
+ * build given to a v0.22+ runtime, or the reverse): neither runs the other's files.
+ */
+export class AbiMismatchError extends ArtifactError {
+  readonly executableAbi: 'legacy' | 'tvm-ffi';
+  readonly runtimeAbi: 'legacy' | 'tvm-ffi';
+  constructor(file: string, executableAbi: 'legacy' | 'tvm-ffi', runtimeAbi: 'legacy' | 'tvm-ffi', message: string) {
+    super(file, message);
+    this.executableAbi = executableAbi;
+    this.runtimeAbi = runtimeAbi;
+  }
+}
+
 export class TokenizerError extends SdMaliError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('TOKENIZER_ERROR', message, options);

@@ -8,10 +8,10 @@ import * as tvm from '../lib/tvm/index.js';
 import { cliEnv, runCli, startCli } from './support/cli.js';
 import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
 import { makeModelDir, truncateFile } from './support/model-dirs.js';
-import { sharedData, testRuntime, titled } from './support/shared-data.js';
+import { sharedData, testRuntime, testStandin, titled } from './support/shared-data.js';
 
 const runtimeInfo = testRuntime();
-const standin = sharedData('fixtures/standin-tvm0.20', 'the stand-in model');
+const standin = testStandin();
 const tokenizer = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
 const ready = { available: runtimeInfo.available && standin.available && tokenizer.available, reason: runtimeInfo.reason || standin.reason || tokenizer.reason, path: '' };
 const withRuntime = (): NodeJS.ProcessEnv => cliEnv({ SD_MALI_TVM_RUNTIME: runtimeInfo.path });

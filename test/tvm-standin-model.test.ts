@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWeights, readWeightIndex, type ModelWeights } from '../lib/artifacts/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
-import { sharedData, testRuntime, titled } from './support/shared-data.js';
+import { sharedData, testRuntime, testStandin, titled } from './support/shared-data.js';
 
 const runtimeInfo = testRuntime();
-const standin = sharedData('fixtures/standin-tvm0.20', 'the stand-in model');
+const standin = testStandin();
 const ready = { available: runtimeInfo.available && standin.available, reason: runtimeInfo.reason || standin.reason, path: '' };
 
 /** clip() of the stand-in in float64, from its README's definition. */

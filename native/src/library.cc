@@ -41,22 +41,25 @@ ProbeResult probeLibrary(const std::string& path) {
   dlerror();
   // Probe privately, so a library we refuse never lends its symbols to the process.
   void* probe = dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);
-  if (probe == nullptr && path.find('/') != std::string::npos) {
+  if (probe == nullptr) {
+    const char* err = dlerror();
+    result.message = err != nullptr ? err : "dlopen failed";
     // A tvm-ffi runtime needs libtvm_ffi.so; when its own search path misses the one
     // beside it (no $ORIGIN RUNPATH), open that first and try again.
-    void* ffiBeside = dlopen(besideOf(path, "libtvm_ffi.so").c_str(), RTLD_LAZY | RTLD_LOCAL);
+    void* ffiBeside = path.find('/') != std::string::npos
+                          ? dlopen(besideOf(path, "libtvm_ffi.so").c_str(), RTLD_LAZY | RTLD_LOCAL)
+                          : nullptr;
     if (ffiBeside != nullptr) {
-      dlerror();
       probe = dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);
       dlclose(ffiBeside);
     }
+    dlerror();
   }
   if (probe == nullptr) {
-    const char* err = dlerror();
     result.failure = "open";
-    result.message = err != nullptr ? err : "dlopen failed";
     return result;
   }
+  result.message.clear();
   result.abi = detectAbi(probe);
   result.library = probe;
   dlclose(probe);

@@ -51,6 +51,14 @@ export function testStandin(): Availability {
   return sharedData(spec.standin, `the stand-in model for TVM ${spec.id}`);
 }
 
+/** The stand-in compiled by the TVM of the other ABI (for mismatch tests). */
+export function otherStandin(): Availability {
+  const spec = testRuntimeSpec();
+  return spec.abi === 'legacy'
+    ? sharedData('fixtures/standin-tvm0.26', 'the TVM v0.26 stand-in model')
+    : sharedData('fixtures/standin-tvm0.20', 'the TVM v0.20 stand-in model');
+}
+
 /** A describe() title that carries the skip reason into the report. */
 export function titled(title: string, availability: Availability): string {
   return availability.available ? title : `${title} [skipped: ${availability.reason}]`;
