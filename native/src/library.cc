@@ -62,7 +62,15 @@ ProbeResult probeLibrary(const std::string& path) {
   result.message.clear();
   result.abi = detectAbi(probe);
   result.library = probe;
+  // An incomplete tvm-ffi core is refused here, before anything is opened globally.
+  std::string missingFfi;
+  if (result.abi == "tvm-ffi") makeFfiBackend(probe, "", &missingFfi);
   dlclose(probe);
+  if (!missingFfi.empty()) {
+    result.failure = "abi";
+    result.message = "the library lacks " + missingFfi + " of the tvm-ffi C API";
+    return result;
+  }
   if (result.abi == "legacy" || result.abi == "tvm-ffi") return result;
   result.failure = "abi";
   if (result.abi == "v0.21-transitional") {
