@@ -168,6 +168,20 @@ describe.skipIf(!runtimeInfo.available)(titled(`TVM runtime ${runtimeInfo.id} ($
       getAttr.dispose();
     });
 
+    it.skipIf(runtimeInfo.abi !== 'tvm-ffi')('passes objects, dtypes, devices and None to a global: a tensor made by hand', () => {
+      const shape = rt.getGlobalFunction('ffi.Shape').call(tvm.int(2), tvm.int(3));
+      expect(shape).toBeInstanceOf(tvm.TvmObject);
+      expect((shape as tvm.TvmObject).typeKey).toBe('ffi.Shape');
+      const alloc = rt.getGlobalFunction('runtime.TVMTensorAllocWithScope');
+      const made = alloc.call(shape as tvm.TvmObject, tvm.dtype('float16'), rt.device('cpu'), null);
+      expect(made).toBeInstanceOf(tvm.NDArray);
+      expect((made as tvm.NDArray).shape).toEqual([2, 3]);
+      expect((made as tvm.NDArray).dtype).toBe('float16');
+      expect((made as tvm.NDArray).device.toString()).toBe('cpu:0');
+      expect(() => alloc.call(shape as tvm.TvmObject, tvm.dtype('float16'), rt.device('cpu'), tvm.int(5))).toThrow(tvm.TvmError);
+      for (const x of [made as tvm.NDArray, shape as tvm.TvmObject, alloc]) x.dispose();
+    });
+
     it('a missing global is a TvmError', () => {
       expect(() => rt.getGlobalFunction('sd_mali.no_such_global')).toThrow(tvm.TvmError);
       expect(rt.findGlobalFunction('sd_mali.no_such_global')).toBeUndefined();
