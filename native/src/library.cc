@@ -76,7 +76,7 @@ ProbeResult probeLibrary(const std::string& path) {
   if (result.abi == "v0.21-transitional") {
     result.message =
         "this runtime uses the transitional ABI of TVM v0.21, which sd-mali does not support; "
-        "use a TVM <= v0.20 runtime";
+        "use a TVM <= v0.20 (legacy) or >= v0.22 (tvm-ffi) runtime";
   } else {
     result.message =
         "the library exports neither the legacy TVM C API (TVMFuncCall, TVMArrayAlloc) nor "
