@@ -43,6 +43,15 @@ describe.skipIf(!runtimeInfo.available)(titled(`TVM runtime ${runtimeInfo.id} ($
     }
   });
 
+  itOnTvmFfi('loads the OpenCL library beside the runtime when the OpenCL device is first asked for', () => {
+    const before = rt.listGlobalFunctions();
+    expect(before).not.toContain('device_api.opencl');
+    rt.device('opencl');
+    const after = rt.listGlobalFunctions();
+    expect(after).toContain('device_api.opencl');
+    expect(after).toContain('ffi.Module.load_from_bytes.opencl');
+  });
+
   it('opening the same library again shares the runtime', () => {
     const again = tvm.loadRuntime({ library: runtimeInfo.path });
     expect(again.abi).toBe(runtimeInfo.abi);
