@@ -8,6 +8,8 @@ import { StableDiffusion, type LoadPhase } from '../lib/index.js';
 import { loadRuntime } from '../lib/tvm/index.js';
 
 export interface PipelineBench {
+  /** Which TVM runtime ran it, e.g. 'v0.20 legacy', 'v0.26 tvm-ffi'. */
+  tvm: string;
   device: string;
   deviceName: string | undefined;
   loadMs: Record<LoadPhase | 'total', number>;
@@ -25,7 +27,7 @@ export interface PipelineBench {
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-export async function benchPipeline(modelDir: string, runtimePath: string, tokenizer: string, device: string): Promise<PipelineBench | string> {
+export async function benchPipeline(modelDir: string, runtimePath: string, tokenizer: string, device: string, tvm: string): Promise<PipelineBench | string> {
   const rt = loadRuntime({ library: runtimePath });
   if (!rt.device(device).exists) return `no ${device} device`;
   const t0 = performance.now();
@@ -72,6 +74,7 @@ export async function benchPipeline(modelDir: string, runtimePath: string, token
   const info = pipe.info;
   pipe.dispose();
   return {
+    tvm,
     device: info.device,
     deviceName: info.deviceName,
     loadMs,
@@ -91,11 +94,11 @@ export async function benchPipeline(modelDir: string, runtimePath: string, token
 export function printPipeline(rows: PipelineBench[]): void {
   console.log('\nPipeline on the stand-in model (PNDM, 50 steps = 51 UNet calls, 5 runs after a warm-up)');
   const fmt = (n: number): string => n.toFixed(2).padStart(9);
-  console.log(`${'device'.padEnd(10)} ${'load ms'.padStart(9)} ${'(rt/mod/w)'.padStart(20)} ${'gen ms'.padStart(9)} ${'unet/st'.padStart(9)} ${'sched/st'.padStart(9)} ${'copy/st'.padStart(9)} ${'text ms'.padStart(9)} ${'vae ms'.padStart(9)} ${'peak MiB'.padStart(9)} ${'stall ms'.padStart(9)}`);
+  console.log(`${'TVM'.padEnd(14)} ${'device'.padEnd(10)} ${'load ms'.padStart(9)} ${'(rt/mod/w)'.padStart(20)} ${'gen ms'.padStart(9)} ${'unet/st'.padStart(9)} ${'sched/st'.padStart(9)} ${'copy/st'.padStart(9)} ${'text ms'.padStart(9)} ${'vae ms'.padStart(9)} ${'peak MiB'.padStart(9)} ${'stall ms'.padStart(9)}`);
   for (const r of rows) {
     const split = `${r.loadMs.runtime.toFixed(0)}/${r.loadMs.module.toFixed(0)}/${r.loadMs.weights.toFixed(0)}`;
     console.log(
-      `${r.device.padEnd(10)} ${fmt(r.loadMs.total)} ${split.padStart(20)} ${fmt(r.generateMs.mean)} ${fmt(r.perStepMs.unet)} ${fmt(r.perStepMs.scheduler)} ${fmt(r.perStepMs.copies)} ${fmt(r.textEncoderMs)} ${fmt(r.vaeMs)} ${fmt(r.peakRssMiB)} ${fmt(r.longestEventLoopStallMs)}`,
+      `${r.tvm.padEnd(14)} ${r.device.padEnd(10)} ${fmt(r.loadMs.total)} ${split.padStart(20)} ${fmt(r.generateMs.mean)} ${fmt(r.perStepMs.unet)} ${fmt(r.perStepMs.scheduler)} ${fmt(r.perStepMs.copies)} ${fmt(r.textEncoderMs)} ${fmt(r.vaeMs)} ${fmt(r.peakRssMiB)} ${fmt(r.longestEventLoopStallMs)}`,
     );
   }
 }

@@ -3,13 +3,14 @@
  * are found (as for the tests), the whole pipeline. Prints tables and writes
  * bench/results/latest.json.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
-import { benchPipeline, printPipeline, type PipelineBench } from './pipeline.js';
-import { benchWarmStart, printWarmStart } from './warm-start.js';
+import { printPipeline, type PipelineBench } from './pipeline.js';
+import { benchWarmStart, printWarmStart, type WarmStartBench } from './warm-start.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), dirname(fileURLToPath(import.meta.url)).includes('/dist/') ? '../..' : '..');
 const shared = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(root, '..', 'shared'));
@@ -20,24 +21,57 @@ const numerics = await benchNumerics(tokenizerDir);
 printTable('Host numerics', numerics);
 results['numerics'] = numerics;
 
-const runtimePath = process.env['SD_MALI_TVM_RUNTIME'] ?? join(shared, 'tvm', 'v0.20.0', 'linux-x64', 'libtvm_runtime.so');
-const standin = join(shared, 'fixtures', 'standin-tvm0.20');
-if (existsSync(runtimePath) && existsSync(standin) && tokenizerDir) {
-  const rows: PipelineBench[] = [];
-  for (const device of ['cpu', 'opencl']) {
-    const row = await benchPipeline(standin, runtimePath, tokenizerDir, device);
-    if (typeof row === 'string') console.log(`\n(pipeline on ${device} skipped: ${row})`);
-    else rows.push(row);
+// Each TVM runtime in a process of its own: v0.20 (legacy ABI) and v0.26 (tvm-ffi) side by
+// side on their own stand-in builds, or only SD_MALI_TVM_RUNTIME's.
+const fromEnv = process.env['SD_MALI_TVM_RUNTIME'];
+const runtimes = fromEnv
+  ? [
+      existsSync(join(dirname(resolve(fromEnv)), 'libtvm_ffi.so'))
+        ? { label: 'env tvm-ffi', path: resolve(fromEnv), standin: join(shared, 'fixtures', 'standin-tvm0.26') }
+        : { label: 'env legacy', path: resolve(fromEnv), standin: join(shared, 'fixtures', 'standin-tvm0.20') },
+    ]
+  : [
+      { label: 'v0.20 legacy', path: join(shared, 'tvm', 'v0.20.0', 'linux-x64', 'libtvm_runtime.so'), standin: join(shared, 'fixtures', 'standin-tvm0.20') },
+      { label: 'v0.26 tvm-ffi', path: join(shared, 'tvm', 'v0.26.0', 'linux-x64', 'libtvm_runtime.so'), standin: join(shared, 'fixtures', 'standin-tvm0.26') },
+    ];
+const pipelineRows: PipelineBench[] = [];
+for (const r of runtimes) {
+  if (!existsSync(r.path) || !existsSync(r.standin) || !tokenizerDir) {
+    console.log(`\n(pipeline ${r.label} skipped: needs ${r.path}, ${r.standin} and the tokenizer)`);
+    continue;
   }
-  printPipeline(rows);
-  results['pipeline'] = rows;
-  const warm = benchWarmStart(standin, runtimePath, 'opencl');
-  if (typeof warm === 'string') console.log(`\n(warm start skipped: ${warm})`);
-  else printWarmStart(warm);
-  results['warmStart'] = warm;
-} else {
-  console.log(`\n(pipeline skipped: needs ${runtimePath}, ${standin} and the tokenizer)`);
+  const child = spawnSync(process.execPath, ['--expose-gc', join(dirname(fileURLToPath(import.meta.url)), 'pipeline-child.js'), r.path, r.standin, tokenizerDir, r.label], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const line = child.stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+  if (child.status !== 0 || !line) {
+    console.log(`\n(pipeline ${r.label} failed: exit ${child.status})`);
+    continue;
+  }
+  const { rows, skipped } = JSON.parse(line.slice('BENCH_JSON '.length)) as { rows: PipelineBench[]; skipped: string[] };
+  for (const why of skipped) console.log(`\n(pipeline ${why}: skipped)`);
+  pipelineRows.push(...rows);
 }
+if (pipelineRows.length > 0) {
+  printPipeline(pipelineRows);
+  results['pipeline'] = pipelineRows;
+}
+
+// Warm start (the OpenCL program cache), per runtime: cold and warm processes side by side.
+const warmStarts: Array<WarmStartBench & { runtime: string }> = [];
+for (const r of runtimes) {
+  if (!existsSync(r.path) || !existsSync(r.standin)) continue;
+  const warm = benchWarmStart(r.standin, r.path, 'opencl');
+  if (typeof warm === 'string') {
+    console.log(`\n(warm start ${r.label} skipped: ${warm})`);
+    continue;
+  }
+  console.log(`\n[${r.label}]`);
+  printWarmStart(warm);
+  warmStarts.push({ runtime: r.label, ...warm });
+}
+results['warmStart'] = warmStarts;
 
 const out = join(root, 'bench', 'results');
 mkdirSync(out, { recursive: true });

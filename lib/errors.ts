@@ -24,10 +24,26 @@ export class SdMaliError extends Error {
   }
 }
 
-/** An error raised inside the TVM runtime; `message` is TVM's own text. */
+/** What a tvm-ffi runtime (TVM >= v0.22) tells besides the message. */
+export interface TvmErrorDetails {
+  /** The error's kind: 'ValueError', 'TypeError', 'RuntimeError', ... */
+  kind?: string;
+  /** The runtime's backtrace, innermost frame last ('' when it was built without one). */
+  backtrace?: string;
+}
+
+/**
+ * An error raised inside the TVM runtime; `message` is TVM's own text (with a tvm-ffi
+ * runtime: '<kind>: <message>', its kind and backtrace in their own fields).
+ */
 export class TvmError extends SdMaliError {
-  constructor(message: string) {
+  /** The tvm-ffi error kind; undefined for the legacy ABI, whose errors are text only. */
+  readonly kind: string | undefined;
+  readonly backtrace: string | undefined;
+  constructor(message: string, details: TvmErrorDetails = {}) {
     super('TVM_ERROR', message);
+    this.kind = details.kind;
+    this.backtrace = details.backtrace;
   }
   /** The first line of TVM's message, without the traceback. */
   get summary(): string {
@@ -105,6 +121,20 @@ export class ArtifactError extends SdMaliError {
   constructor(file: string, message: string, options?: { cause?: unknown }) {
     super('ARTIFACT_ERROR', `${file}: ${message}`, options);
     this.file = file;
+  }
+}
+
+/**
+ * A model executable compiled by a TVM whose ABI differs from the runtime's (a v0.20
+ * build given to a v0.22+ runtime, or the reverse): neither runs the other's files.
+ */
+export class AbiMismatchError extends ArtifactError {
+  readonly executableAbi: 'legacy' | 'tvm-ffi';
+  readonly runtimeAbi: 'legacy' | 'tvm-ffi';
+  constructor(file: string, executableAbi: 'legacy' | 'tvm-ffi', runtimeAbi: 'legacy' | 'tvm-ffi', message: string) {
+    super(file, message);
+    this.executableAbi = executableAbi;
+    this.runtimeAbi = runtimeAbi;
   }
 }
 

@@ -1,22 +1,24 @@
 // The StableDiffusion pipeline on the stand-in model compiled by TVM v0.20.0, against the
 // reference generations made with TVM's own Python runtime: RGBA within 1 per channel,
 // final latents within 1e-4 relative (||ours - ref|| / ||ref||), on cpu and opencl.
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError, ArtifactError, DeviceUnavailableError, InvalidArgumentError, readPngText, StableDiffusion, TokenizerError, type LoadProgress } from '../lib/index.js';
+import { AbiMismatchError, AbortError, ArtifactError, DeviceUnavailableError, InvalidArgumentError, readPngText, StableDiffusion, TokenizerError, type LoadProgress } from '../lib/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { buildFakeExecutable, buildUnguidedExecutable } from './support/c-libraries.js';
 import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
 import { makeModelDir, removeFile, rewriteFile, truncateFile } from './support/model-dirs.js';
 import { idsCases, maxByteDifference, promptCases } from './support/references.js';
 import { relativeError } from './support/scheduler-golden.js';
-import { sharedData, testRuntime, titled } from './support/shared-data.js';
+import { otherStandin, sharedData, testRuntime, testStandin, titled } from './support/shared-data.js';
 
 const LATENT_TOLERANCE = 1e-4;
 const RGBA_TOLERANCE = 1;
 
 const runtimeInfo = testRuntime();
-const standin = sharedData('fixtures/standin-tvm0.20', 'the stand-in model');
+const standin = testStandin();
+/** The weight index name the stand-in's TVM version writes. */
+const INDEX_FILE = runtimeInfo.abi === 'tvm-ffi' ? 'tensor-cache.json' : 'ndarray-cache.json';
 const tokenizerFiles = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
 const ready = {
   available: runtimeInfo.available && standin.available && tokenizerFiles.available,
@@ -41,7 +43,7 @@ describe.skipIf(!ready.available)(titled('StableDiffusion on the stand-in model'
         if (skip) skipTest(skip);
         const info = pipe.info;
         expect(info.device).toBe(`${device}:0`);
-        expect(info.abi).toBe('legacy');
+        expect(info.abi).toBe(runtimeInfo.abi);
         expect(info.executable).toMatch(new RegExp(`stable_diffusion_${device}\\.so$`));
         for (const f of ['clip', 'concat_embeddings', 'unet', 'vae', 'image_to_rgba']) expect(info.functions[f]).toBe(true);
         expect(info.weights.models).toEqual({
@@ -117,7 +119,7 @@ describe.skipIf(!ready.available)(titled('StableDiffusion on the stand-in model'
         const png = await image.toPNG();
         expect([...png.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
         const text = readPngText(png)['parameters'];
-        expect(text).toBe('a tiny red fox\nNegative prompt: blurry\nSteps: 3, Sampler: Euler a, Schedule type: euler-a, CFG scale: 7.5, Seed: 7, Size: 512x512, Model: standin-tvm0.20, Version: sd-mali');
+        expect(text).toBe(`a tiny red fox\nNegative prompt: blurry\nSteps: 3, Sampler: Euler a, Schedule type: euler-a, CFG scale: 7.5, Seed: 7, Size: 512x512, Model: ${basename(standin.path)}, Version: sd-mali`);
       });
     });
   }
@@ -135,13 +137,13 @@ describe.skipIf(!ready.available)(titled('StableDiffusion on the stand-in model'
       raw.dispose();
     });
 
-    it('accepts tensor-cache.json, the index name of newer TVM', async () => {
-      const dir = makeModelDir(standin.path, { copyParams: true });
-      rewriteFile(join(dir, 'params', 'ndarray-cache.json'), (t) => t);
+    it('accepts either weight index name: ndarray-cache.json (TVM <= v0.21) and tensor-cache.json (newer)', async () => {
       const { renameSync } = await import('node:fs');
-      renameSync(join(dir, 'params', 'ndarray-cache.json'), join(dir, 'params', 'tensor-cache.json'));
+      const dir = makeModelDir(standin.path, { copyParams: true });
+      const other = INDEX_FILE === 'ndarray-cache.json' ? 'tensor-cache.json' : 'ndarray-cache.json';
+      renameSync(join(dir, 'params', INDEX_FILE), join(dir, 'params', other));
       const pipe = await load(dir);
-      expect(pipe.info.weights.indexFile).toMatch(/tensor-cache\.json$/);
+      expect(basename(pipe.info.weights.indexFile)).toBe(other);
       pipe.dispose();
     });
 
@@ -160,18 +162,34 @@ describe.skipIf(!ready.available)(titled('StableDiffusion on the stand-in model'
 
     it('reports a corrupt index', async () => {
       const dir = makeModelDir(standin.path, { copyParams: true });
-      rewriteFile(join(dir, 'params', 'ndarray-cache.json'), (t) => t.slice(0, t.length / 2));
-      await expect(load(dir)).rejects.toThrow(/ndarray-cache\.json: is not valid JSON/);
+      rewriteFile(join(dir, 'params', INDEX_FILE), (t) => t.slice(0, t.length / 2));
+      await expect(load(dir)).rejects.toThrow(new RegExp(`${INDEX_FILE.replace('.', '\\.')}: is not valid JSON`));
       const dir2 = makeModelDir(standin.path, { copyParams: true });
-      rewriteFile(join(dir2, 'params', 'ndarray-cache.json'), (t) => t.replace('"byteOffset": 0', '"byteOffset": 953900'));
+      rewriteFile(join(dir2, 'params', INDEX_FILE), (t) => t.replace('"byteOffset": 0', '"byteOffset": 953900'));
       await expect(load(dir2)).rejects.toThrow(/lie beyond the end of its shard/);
     });
 
     it('reports a function missing from the executable', async () => {
       const dir = makeModelDir(standin.path, { executables: {} });
-      buildFakeExecutable(join(dir, 'stable_diffusion_cpu.so'));
+      buildFakeExecutable(join(dir, 'stable_diffusion_cpu.so'), runtimeInfo.abi);
       await expect(load(dir)).rejects.toThrow(ArtifactError);
       await expect(load(dir)).rejects.toThrow(/stable_diffusion_cpu\.so: has no function 'unet'/);
+    });
+
+    it('refuses a model compiled by the other TVM ABI, naming both versions, and stays usable', async ({ skip: skipTest }) => {
+      const other = otherStandin();
+      if (!other.available) skipTest(other.reason);
+      const dir = makeModelDir(standin.path, { executables: { cpu: join(other.path, 'stable_diffusion_cpu.so') } });
+      const failed = load(dir);
+      await expect(failed).rejects.toThrow(AbiMismatchError);
+      const expected =
+        runtimeInfo.abi === 'tvm-ffi'
+          ? /compiled by TVM <= v0\.20 \(legacy ABI, __tvm_dev_mblob\), but the runtime .* is TVM >= v0\.22 \(tvm-ffi ABI\)/
+          : /compiled by TVM >= v0\.22 \(tvm-ffi ABI, __tvm_ffi__library_bin\), but the runtime .* is TVM <= v0\.20 \(legacy ABI\)/;
+      await expect(load(dir)).rejects.toThrow(expected);
+      const pipe = await load(standin.path);
+      expect(pipe.info.abi).toBe(runtimeInfo.abi);
+      pipe.dispose();
     });
 
     it('uses the bundled SD 1.x tokenizer when neither the option nor <model>/tokenizer gives one, and says so', async () => {
@@ -284,7 +302,7 @@ describe.skipIf(!ready.available)(titled('classifier-free guidance on the host',
   it('combines an unguided unet batch as uncond + g * (cond - uncond), for any guidanceScale', async () => {
     const { createScheduler } = await import('../lib/schedulers/index.js');
     const dir = makeModelDir(standin.path, { executables: {} });
-    buildUnguidedExecutable(join(dir, 'stable_diffusion_cpu.so'));
+    buildUnguidedExecutable(join(dir, 'stable_diffusion_cpu.so'), runtimeInfo.abi);
     const pipe = await StableDiffusion.load(dir, { ...base, device: 'cpu' });
     expect(pipe.info.guidanceBaked).toBeUndefined();
     const latents = Float32Array.from({ length: 16384 }, (_, i) => Math.sin(i * 0.37));

@@ -11,10 +11,10 @@ import { InvalidArgumentError } from '../lib/errors.js';
 import * as tvm from '../lib/tvm/index.js';
 import { nativeBinding } from '../lib/tvm/native.js';
 import { deviceUnavailable } from './support/devices.js';
-import { REPO_ROOT, sharedData, testRuntime, titled } from './support/shared-data.js';
+import { REPO_ROOT, testRuntime, testStandin, titled } from './support/shared-data.js';
 
 const runtimeInfo = testRuntime();
-const standin = sharedData('fixtures/standin-tvm0.20', 'the stand-in model');
+const standin = testStandin();
 const openclWhy = runtimeInfo.available ? deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), 'opencl') : '';
 const ready = {
   ...runtimeInfo,
@@ -78,7 +78,7 @@ describe('program cache settings', () => {
   });
 });
 
-describe.skipIf(!ready.available)(titled('the OpenCL program cache across processes (PoCL)', ready), () => {
+describe.skipIf(!ready.available)(titled(`the OpenCL program cache across processes (PoCL, TVM ${runtimeInfo.id})`, ready), () => {
   let reference: ChildResult;
   let warmCache: string;
 

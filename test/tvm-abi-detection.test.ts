@@ -69,10 +69,10 @@ describe('ABI detection', () => {
     throw new Error('loadRuntime accepted a library it should refuse');
   };
 
-  it('refuses a tvm-ffi runtime (TVM >= v0.22) with a clear message', () => {
+  it('takes a library whose libtvm_ffi exports TVMFFIFunctionCall for tvm-ffi, and refuses an incomplete one by name', () => {
     const err = refusal(fakes.tvmFfi);
     expect(err.abi).toBe('tvm-ffi');
-    expect(err.message).toMatch(/tvm-ffi ABI of TVM >= v0.22/);
+    expect(err.message).toMatch(/lacks TVMFFIFunctionGetGlobal of the tvm-ffi C API/);
     expect(err.libraryPath).toBe(fakes.tvmFfi);
   });
 

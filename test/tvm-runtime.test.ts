@@ -8,26 +8,53 @@ import { testRuntime, titled } from './support/shared-data.js';
 
 const runtimeInfo = testRuntime();
 
-describe.skipIf(!runtimeInfo.available)(titled('TVM runtime (legacy ABI)', runtimeInfo), () => {
+/** What only tvm-ffi has: registered on that runtime alone, so the other does not report it skipped. */
+function itOnTvmFfi(name: string, fn: () => void): void {
+  if (runtimeInfo.abi === 'tvm-ffi') it(name, fn);
+}
+
+/** Global functions that differ between the two ABIs. */
+const GLOBALS =
+  runtimeInfo.abi === 'tvm-ffi'
+    ? { array: 'ffi.Array', arraySize: 'ffi.ArraySize', arrayGetItem: 'ffi.ArrayGetItem' }
+    : { array: 'runtime.Array', arraySize: 'runtime.ArraySize', arrayGetItem: 'runtime.ArrayGetItem' };
+
+describe.skipIf(!runtimeInfo.available)(titled(`TVM runtime ${runtimeInfo.id} (${runtimeInfo.abi} ABI)`, runtimeInfo), () => {
   let rt: tvm.TvmRuntime;
   let lib: tvm.Module;
 
   beforeAll(() => {
     rt = tvm.loadRuntime({ library: runtimeInfo.path });
-    lib = rt.loadModule(buildPackedFuncsLibrary());
+    lib = rt.loadModule(buildPackedFuncsLibrary(runtimeInfo.abi));
   });
   afterAll(() => {
     lib?.dispose();
   });
 
-  it('reports the legacy ABI and the library it opened', () => {
-    expect(rt.abi).toBe('legacy');
+  it(`reports the ${runtimeInfo.abi} ABI and the library it opened`, () => {
+    expect(rt.abi).toBe(runtimeInfo.abi);
     expect(rt.libraryPath).toBe(runtimeInfo.path);
+    if (runtimeInfo.abi === 'tvm-ffi') {
+      expect(rt.abiVersion).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(rt.tvmVersion).toBe('TVM >= v0.22');
+    } else {
+      expect(rt.abiVersion).toBeUndefined();
+      expect(rt.tvmVersion).toBe('TVM <= v0.20');
+    }
+  });
+
+  itOnTvmFfi('loads the OpenCL library beside the runtime when the OpenCL device is first asked for', () => {
+    const before = rt.listGlobalFunctions();
+    expect(before).not.toContain('device_api.opencl');
+    rt.device('opencl');
+    const after = rt.listGlobalFunctions();
+    expect(after).toContain('device_api.opencl');
+    expect(after).toContain('ffi.Module.load_from_bytes.opencl');
   });
 
   it('opening the same library again shares the runtime', () => {
     const again = tvm.loadRuntime({ library: runtimeInfo.path });
-    expect(again.abi).toBe('legacy');
+    expect(again.abi).toBe(runtimeInfo.abi);
     again.dispose();
     expect(again.disposed).toBe(true);
     expect(rt.disposed).toBe(false);
@@ -69,6 +96,36 @@ describe.skipIf(!runtimeInfo.available)(titled('TVM runtime (legacy ABI)', runti
       expect(caught).toBeInstanceOf(tvm.TvmError);
       expect((caught as tvm.TvmError).message).toContain('raised on purpose: the reason');
       expect((caught as tvm.TvmError).code).toBe('TVM_ERROR');
+      if (runtimeInfo.abi === 'tvm-ffi') {
+        // tvm-ffi errors are objects: their kind and backtrace come through apart.
+        expect((caught as tvm.TvmError).kind).toBe('ValueError');
+        expect((caught as tvm.TvmError).message).toBe('ValueError: raised on purpose: the reason');
+        expect(typeof (caught as tvm.TvmError).backtrace).toBe('string');
+      } else {
+        expect((caught as tvm.TvmError).kind).toBeUndefined();
+      }
+    });
+
+    itOnTvmFfi('returns String objects with their full length, NUL bytes included', () => {
+      const text = lib.getFunction('long_text').call();
+      expect(typeof text).toBe('string');
+      expect((text as string).length).toBe(100);
+      expect([...(text as string)].filter((c) => c === '\0')).toHaveLength(10);
+      expect((text as string).slice(0, 12)).toBe('abcdefghi\0ab');
+    });
+
+    it('passes strings with NUL bytes and binary Uint8Arrays whole', () => {
+      const echo = rt.getGlobalFunction(runtimeInfo.abi === 'tvm-ffi' ? 'ffi.Bytes' : 'runtime.String');
+      if (runtimeInfo.abi === 'tvm-ffi') {
+        const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) % 256);
+        const back = echo.call(bytes);
+        expect(back).toBeInstanceOf(Uint8Array);
+        expect([...(back as Uint8Array)]).toEqual([...bytes]);
+        expect(rt.getGlobalFunction('ffi.String').call('a\0b\0c')).toBe('a\0b\0c');
+      } else {
+        expect(echo.call('plain text')).toBe('plain text');
+      }
+      echo.dispose();
     });
 
     it('returns strings (runtime String objects) as JavaScript strings', () => {
@@ -119,10 +176,24 @@ describe.skipIf(!runtimeInfo.available)(titled('TVM runtime (legacy ABI)', runti
     it('lists and calls them', () => {
       const names = rt.listGlobalFunctions();
       expect(names).toContain('runtime.GetDeviceAttr');
-      expect(names).toContain('runtime.Array');
+      expect(names).toContain(GLOBALS.array);
       const getAttr = rt.getGlobalFunction('runtime.GetDeviceAttr');
       expect(getAttr.call(tvm.int(1), tvm.int(0), tvm.int(0))).toBe(1); // cpu exists
       getAttr.dispose();
+    });
+
+    itOnTvmFfi('passes objects, dtypes, devices and None to a global: a tensor made by hand', () => {
+      const shape = rt.getGlobalFunction('ffi.Shape').call(tvm.int(2), tvm.int(3));
+      expect(shape).toBeInstanceOf(tvm.TvmObject);
+      expect((shape as tvm.TvmObject).typeKey).toBe('ffi.Shape');
+      const alloc = rt.getGlobalFunction('runtime.TVMTensorAllocWithScope');
+      const made = alloc.call(shape as tvm.TvmObject, tvm.dtype('float16'), rt.device('cpu'), null);
+      expect(made).toBeInstanceOf(tvm.NDArray);
+      expect((made as tvm.NDArray).shape).toEqual([2, 3]);
+      expect((made as tvm.NDArray).dtype).toBe('float16');
+      expect((made as tvm.NDArray).device.toString()).toBe('cpu:0');
+      expect(() => alloc.call(shape as tvm.TvmObject, tvm.dtype('float16'), rt.device('cpu'), tvm.int(5))).toThrow(tvm.TvmError);
+      for (const x of [made as tvm.NDArray, shape as tvm.TvmObject, alloc]) x.dispose();
     });
 
     it('a missing global is a TvmError', () => {
@@ -134,9 +205,9 @@ describe.skipIf(!runtimeInfo.available)(titled('TVM runtime (legacy ABI)', runti
       const items = [rt.ndarray(new Float32Array([1]), [1], 'float32'), rt.empty([2, 3], 'int32')];
       const arr = rt.array(items);
       expect(arr.typeKey).toMatch(/Array/);
-      const size = rt.getGlobalFunction('runtime.ArraySize');
+      const size = rt.getGlobalFunction(GLOBALS.arraySize);
       expect(size.call(arr)).toBe(2);
-      const getItem = rt.getGlobalFunction('runtime.ArrayGetItem');
+      const getItem = rt.getGlobalFunction(GLOBALS.arrayGetItem);
       const second = getItem.call(arr, tvm.int(1));
       expect(second).toBeInstanceOf(tvm.NDArray);
       expect((second as tvm.NDArray).shape).toEqual([2, 3]);

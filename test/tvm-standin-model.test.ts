@@ -1,15 +1,17 @@
-// The low-level API on the stand-in model compiled by TVM v0.20.0 (exact layout of the real
+// The low-level API on the stand-in model compiled by this runtime's TVM (exact layout of the real
 // SD dist): load the VM, initialise it, call its functions with weights as an Array object,
 // and check the results against values computed here from the model's definition.
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWeights, readWeightIndex, type ModelWeights } from '../lib/artifacts/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
-import { sharedData, testRuntime, titled } from './support/shared-data.js';
+import { REPO_ROOT, sharedData, testRuntime, testStandin, titled } from './support/shared-data.js';
 
 const runtimeInfo = testRuntime();
-const standin = sharedData('fixtures/standin-tvm0.20', 'the stand-in model');
+const standin = testStandin();
 const ready = { available: runtimeInfo.available && standin.available, reason: runtimeInfo.reason || standin.reason, path: '' };
 
 /** clip() of the stand-in in float64, from its README's definition. */
@@ -131,5 +133,27 @@ describe.skipIf(!ready.available)(titled('stand-in model through the low-level A
         for (const list of raw.values()) for (const w of list) w.dispose();
       });
     });
+  }
+});
+
+describe.skipIf(!ready.available)(titled('process exit after OpenCL work', ready), () => {
+  // In a child process of its own: the exit status is the test.
+  for (const mode of ['keep', 'dispose'] as const) {
+    it(`exits 0 with its modules ${mode === 'keep' ? 'still alive' : 'disposed'} after an OpenCL kernel ran`, async ({ skip }) => {
+      const rt = tvm.loadRuntime({ library: runtimeInfo.path });
+      const why = deviceUnavailable(rt, 'opencl');
+      if (why) skip(why);
+      const script = join(REPO_ROOT, 'test', 'fixtures', 'exit-with-live-modules.mjs');
+      const api = pathToFileURL(join(REPO_ROOT, 'dist', 'lib', 'tvm', 'index.js')).href;
+      const child = spawn(process.execPath, [script, api, runtimeInfo.path, join(standin.path, 'stable_diffusion_opencl.so'), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+      expect({ status, signal, err: err.split('\n').filter((l) => !l.includes('Using CPU OpenCL device')).join('\n').trim() }).toEqual({ status: 0, signal: null, err: '' });
+      // image_to_rgba of a uniform 128.0 image: R, G, B 128, alpha 255.
+      expect(out).toBe('pixel 128,128,128,255\n');
+    }, 120_000);
   }
 });

@@ -14,6 +14,7 @@ import { cacheDirFor, describeCache } from './cache-command.js';
 import { nativeBinding } from '../tvm/native.js';
 import { summarizeWeights } from '../artifacts/index.js';
 import { checkShards, entryFunctions, formatBytes, readModel } from './model-report.js';
+import { describeRuntimeTvm, executableTvmReports, runtimeTvmReport, tvmAbiChecks } from './abi-report.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'info';
 
@@ -82,7 +83,7 @@ function checkRuntime(checks: Check[], opts: DoctorOptions): TvmRuntime | undefi
         remedy: 'build TVM with USE_OPENCL=ON and set SD_MALI_TVM_RUNTIME=/path/to/libtvm_runtime.so (or pass --runtime)',
       });
     } else if (err instanceof UnsupportedAbiError) {
-      checks.push({ area: 'runtime', status: 'fail', message: err.message, remedy: 'point sd-mali at a TVM v0.20 (or older) runtime built with OpenCL' });
+      checks.push({ area: 'runtime', status: 'fail', message: err.message, remedy: 'point sd-mali at a TVM runtime built with OpenCL: v0.20 or older (legacy ABI), or v0.22 and newer (tvm-ffi)' });
     } else {
       checks.push({ area: 'runtime', status: 'fail', message: (err as Error).message });
     }
@@ -216,8 +217,11 @@ async function checkModel(checks: Check[], opts: DoctorOptions, runtime: TvmRunt
       ...(status === 'ok' ? {} : { remedy: 'close other programs or add swap (zram); an FP16 build halves the weights' }),
     });
   }
+  checks.push(...tvmAbiChecks(model.executables, runtime));
+  const tvmReports = executableTvmReports(model.executables, runtime);
   if (runtime) {
     for (const kind of usable) {
+      if (tvmReports[kind]?.matchesRuntime === false) continue; // reported by the tvm check
       const file = model.executables[kind as keyof typeof model.executables]!;
       try {
         const functions = entryFunctions(runtime, file);
@@ -249,6 +253,7 @@ async function checkModel(checks: Check[], opts: DoctorOptions, runtime: TvmRunt
 export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   const checks: Check[] = [];
   const runtime = checkRuntime(checks, opts);
+  if (runtime) checks.push({ area: 'tvm', status: 'ok', message: describeRuntimeTvm(runtimeTvmReport(runtime)) });
   const devices = runtime ? checkDevices(checks, runtime) : new Set<DeviceKind>();
   if (runtime) await checkOpenCl(checks, runtime, opts);
   if (runtime) await checkProgramCache(checks, opts);

@@ -5,6 +5,8 @@ import { loadRuntime } from '../tvm/index.js';
 import { summarizeWeights } from '../artifacts/index.js';
 import { describeTokenizerSource, resolveTokenizerSource } from '../pipeline/index.js';
 import { entryFunctions, formatBytes, readModel, summarizeSchedulerConsts } from './model-report.js';
+import { describeRuntimeTvm, executableTvmReports, runtimeTvmReport } from './abi-report.js';
+import { abiMismatchRemedy } from '../artifacts/index.js';
 
 export interface InfoCommandOptions {
   runtime?: string;
@@ -21,9 +23,10 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
   } catch (err) {
     functionsNote = `functions not listed: ${(err as Error).message.split('\n')[0]}`;
   }
+  const tvmReports = executableTvmReports(model.executables, runtime);
   for (const [kind, file] of Object.entries(model.executables)) {
     const entry: { file: string; bytes: number; functions?: string[] } = { file: basename(file), bytes: statSync(file).size };
-    if (runtime) {
+    if (runtime && tvmReports[kind]?.matchesRuntime !== false) {
       try {
         entry.functions = entryFunctions(runtime, file);
       } catch (err) {
@@ -43,6 +46,7 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
     weightsError: indexError?.message ?? (model.weightIndex ? null : 'no params/ndarray-cache.json or params/tensor-cache.json'),
     schedulerConsts: schedulers,
     tokenizer: { origin: tokenizer.origin, path: tokenizer.path },
+    tvm: { runtime: runtime ? runtimeTvmReport(runtime) : null, executables: tvmReports },
     ...(functionsNote ? { note: functionsNote } : {}),
   };
   if (opts.json) {
@@ -56,6 +60,12 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
     if (e.functions) out.push(`          functions: ${e.functions.join(', ') || '(none)'}`);
   }
   if (functionsNote) out.push(`  note: ${functionsNote}`);
+  out.push('', 'TVM:');
+  if (runtime) out.push(`  ${describeRuntimeTvm(runtimeTvmReport(runtime))}: ${runtime.libraryPath}`);
+  for (const [kind, r] of Object.entries(tvmReports)) {
+    out.push(`  ${kind.padEnd(7)} compiled by ${r.tvmVersion}${r.matchesRuntime === false ? ' — MISMATCH: this runtime cannot run it' : ''}`);
+    if (r.matchesRuntime === false && r.abi !== 'unknown') out.push(`          -> ${abiMismatchRemedy(r.abi)}`);
+  }
   out.push('', 'weights:');
   if (weights) {
     out.push(`  index: ${weights.indexFile} (${weights.shards} shard${weights.shards === 1 ? '' : 's'})`);

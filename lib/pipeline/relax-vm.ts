@@ -3,6 +3,7 @@
  * and its entry functions fetched by name.
  */
 import { basename } from 'node:path';
+import { assertExecutableMatchesRuntime } from '../artifacts/index.js';
 import { ArtifactError } from '../errors.js';
 import { int, type Device, type Module, type PackedFunction, type TvmRuntime } from '../tvm/index.js';
 
@@ -27,6 +28,9 @@ export class RelaxVm implements Disposable {
    * the device is not the CPU (the VM runs shape functions there).
    */
   static open(runtime: TvmRuntime, file: string, device: Device): RelaxVm {
+    // A TVM v0.20 build given to a v0.22+ runtime (or the reverse) would load as an empty
+    // library and fail obscurely: say which TVM each side is instead.
+    assertExecutableMatchesRuntime(file, runtime.abi, runtime.libraryPath);
     const library = runtime.loadModule(file);
     let vm: Module | undefined;
     try {
@@ -56,6 +60,8 @@ export class RelaxVm implements Disposable {
    * long model call).
    */
   static async openAsync(runtime: TvmRuntime, file: string, device: Device): Promise<RelaxVm> {
+    // As in open(): the dynamic symbols alone say which TVM made it (a few small reads).
+    assertExecutableMatchesRuntime(file, runtime.abi, runtime.libraryPath);
     const library = await runtime.loadModuleAsync(file);
     let vm: Module | undefined;
     try {

@@ -5,7 +5,7 @@
  *   using rt = tvm.loadRuntime();
  *   const dev = rt.device('opencl');
  */
-export { loadRuntime, TvmRuntime, type Abi, type LoadRuntimeOptions } from './runtime.js';
+export { loadRuntime, TvmRuntime, tvmVersionOfAbi, type Abi, type LoadRuntimeOptions } from './runtime.js';
 export { runtimeCandidates, RUNTIME_LIBRARY_NAME, type RuntimeCandidate } from './locate-runtime.js';
 export { Device, type DeviceAttributes } from './device-handle.js';
 export { DEVICE_TYPE, parseDeviceSpec, type DeviceKind } from './device.js';

@@ -56,6 +56,7 @@ export type NativeRet =
   | NativePackedFunction
   | NativeObject
   | { kind: 'device'; deviceType: number; deviceId: number }
+  | Uint8Array
   | string
   | number
   | bigint
@@ -77,6 +78,9 @@ export interface NativeObject {
 
 export interface NativeRuntime {
   readonly abi: string;
+  /** The ABI library's own version (tvm-ffi: '0.1.13'); '' where it reports none. */
+  readonly abiVersion: string;
+  prepareDevice(deviceType: number, deviceId: number): void;
   readonly libraryPath: string;
   readonly disposed: boolean;
   loadModule(path: string, format?: string): NativeModule;

@@ -24,7 +24,7 @@ export type TvmArg =
   | undefined;
 
 /** What a packed function returns. Ints beyond 2^53 come back as bigint. */
-export type TvmValue = NDArray | Module | PackedFunction | TvmObject | Device | string | number | bigint | boolean | null;
+export type TvmValue = NDArray | Module | PackedFunction | TvmObject | Device | Uint8Array | string | number | bigint | boolean | null;
 
 /** A TVM packed function: a compiled kernel, a VM entry point or a global function. */
 export class PackedFunction implements Disposable {

@@ -17,6 +17,11 @@ export interface LoadRuntimeOptions {
 
 export type Abi = 'legacy' | 'tvm-ffi';
 
+/** The TVM releases of each ABI (the runtime library records no release number). */
+export function tvmVersionOfAbi(abi: Abi): string {
+  return abi === 'tvm-ffi' ? 'TVM >= v0.22' : 'TVM <= v0.20';
+}
+
 /** An opened TVM runtime library. All its calls run on one worker thread. */
 export class TvmRuntime implements Disposable {
   /** @internal */
@@ -30,6 +35,16 @@ export class TvmRuntime implements Disposable {
   /** Which C ABI the library speaks. */
   get abi(): Abi {
     return this.native.abi as Abi;
+  }
+
+  /** The version the ABI library reports (tvm-ffi's, e.g. '0.1.13'); undefined for the legacy ABI. */
+  get abiVersion(): string | undefined {
+    return this.native.abiVersion || undefined;
+  }
+
+  /** Which TVM releases speak this runtime's ABI. */
+  get tvmVersion(): string {
+    return tvmVersionOfAbi(this.abi);
   }
 
   get libraryPath(): string {
@@ -46,6 +61,8 @@ export class TvmRuntime implements Disposable {
     const deviceId = id ?? spec.id;
     if (!Number.isInteger(deviceId) || deviceId < 0) throw new RangeError(`device id must be a non-negative integer, got ${deviceId}`);
     this.#check();
+    // A tvm-ffi runtime loads the device's library (libtvm_runtime_opencl.so, ...) now.
+    this.native.prepareDevice(DEVICE_TYPE[spec.kind], deviceId);
     return new Device(this, DEVICE_TYPE[spec.kind], deviceId);
   }
 
@@ -110,8 +127,9 @@ export class TvmRuntime implements Disposable {
     for (const item of items) {
       if (!(item instanceof NDArray)) throw new TypeError('runtime.array() takes NDArrays');
     }
-    const make = await this.findGlobalFunctionAsync('runtime.Array');
-    if (!make) throw new TvmError(`global function 'runtime.Array' is not registered in ${this.libraryPath}`);
+    const name = this.#arrayConstructor();
+    const make = await this.findGlobalFunctionAsync(name);
+    if (!make) throw new TvmError(`global function '${name}' is not registered in ${this.libraryPath}`);
     let out;
     try {
       out = await make.callAsync(...items);
@@ -134,12 +152,12 @@ export class TvmRuntime implements Disposable {
     return arr;
   }
 
-  /** A runtime.Array object of the given arrays: what model functions take as weights. */
+  /** An Array object of the given arrays: what model functions take as weights. */
   array(items: readonly NDArray[]): TvmObject {
     for (const item of items) {
       if (!(item instanceof NDArray)) throw new TypeError('runtime.array() takes NDArrays');
     }
-    const make = this.getGlobalFunction('runtime.Array');
+    const make = this.getGlobalFunction(this.#arrayConstructor());
     let out;
     try {
       out = make.call(...items);
@@ -148,6 +166,11 @@ export class TvmRuntime implements Disposable {
     }
     if (!(out instanceof TvmObject)) throw new TvmError('runtime.Array did not return an object');
     return out;
+  }
+
+  /** The global that makes an Array object: runtime.Array (legacy), ffi.Array (tvm-ffi). */
+  #arrayConstructor(): string {
+    return this.abi === 'tvm-ffi' ? 'ffi.Array' : 'runtime.Array';
   }
 
   /** Waits until `device` has finished all queued work. */

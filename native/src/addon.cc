@@ -22,11 +22,16 @@ Napi::Error makeError(Napi::Env env, Napi::FunctionReference& cls, const std::st
 
 }  // namespace
 
-Napi::Error makeTvmError(Napi::Env env, const std::string& message) {
-  return makeError(env, addonData(env).tvmError, message);
+Napi::Error makeTvmError(Napi::Env env, const Failure& failure) {
+  Napi::FunctionReference& cls = addonData(env).tvmError;
+  if (failure.kind.empty() || cls.IsEmpty()) return makeError(env, cls, failure.message);
+  Napi::Object details = Napi::Object::New(env);
+  details.Set("kind", failure.kind);
+  details.Set("backtrace", failure.backtrace);
+  return Napi::Error(env, cls.New({Napi::String::New(env, failure.message), details}));
 }
 
-void throwTvmError(Napi::Env env, const std::string& message) { throw makeTvmError(env, message); }
+void throwTvmError(Napi::Env env, const Failure& failure) { throw makeTvmError(env, failure); }
 
 void throwDisposed(Napi::Env env, const char* what) {
   throw makeError(env, addonData(env).disposedError,

@@ -29,7 +29,8 @@ AddonData& addonData(Napi::Env env);
 
 // Throws (as a C++ exception carrying a JS error) an instance of a registered class, or a
 // plain Error when the class was not registered.
-[[noreturn]] void throwTvmError(Napi::Env env, const std::string& message);
+// A Failure with a kind (tvm-ffi errors) becomes a TvmError carrying kind and backtrace.
+[[noreturn]] void throwTvmError(Napi::Env env, const Failure& failure);
 [[noreturn]] void throwDisposed(Napi::Env env, const char* what);
 [[noreturn]] void throwType(Napi::Env env, const std::string& message);
 // system_probe.cc: probeSharedLibrary, probeOpenClPlatforms (for doctor's OpenCL diagnosis).
@@ -37,7 +38,7 @@ void registerSystemProbes(Napi::Env env, Napi::Object exports);
 // opencl_forwarder.cc: loadOpenClForwarder, configureOpenClCache, openClCacheStats.
 void registerOpenClForwarder(Napi::Env env, Napi::Object exports);
 [[noreturn]] void throwRange(Napi::Env env, const std::string& message);
-Napi::Error makeTvmError(Napi::Env env, const std::string& message);
+Napi::Error makeTvmError(Napi::Env env, const Failure& failure);
 
 // Every wrapper instance carries its class's type tag. Methods check it before touching
 // `this`: called on another class's object (e.g. NDArray.prototype.copyFrom.call(module))

@@ -13,8 +13,22 @@
 
 namespace sdmali {
 
-// An error message from the runtime; empty optional = success.
-using Status = std::optional<std::string>;
+// An error from the runtime. The legacy ABI only has a message (traceback included);
+// tvm-ffi errors are objects with a kind ("ValueError", ...), a message and a backtrace.
+// Converts from and to a plain message, so code that only deals in text stays as it is.
+struct Failure {
+  std::string message;
+  std::string kind;
+  std::string backtrace;
+  Failure(std::string text) : message(std::move(text)) {}  // NOLINT: implicit on purpose
+  Failure(const char* text) : message(text) {}             // NOLINT: implicit on purpose
+  Failure(std::string kindName, std::string text, std::string trace)
+      : message(std::move(text)), kind(std::move(kindName)), backtrace(std::move(trace)) {}
+  operator const std::string&() const { return message; }  // NOLINT: implicit on purpose
+};
+
+// Empty optional = success.
+using Status = std::optional<Failure>;
 
 struct DType {
   uint8_t code = 0;  // DLPack codes: 0 int, 1 uint, 2 float, 4 bfloat
@@ -59,7 +73,8 @@ using Arg = std::variant<std::monostate, int64_t, double, bool, std::string, Byt
 
 // A call result, converted to JavaScript on the main thread. Handles are owned.
 struct Ret {
-  std::variant<std::monostate, int64_t, double, bool, std::string, DeviceId, DType, RawHandle>
+  std::variant<std::monostate, int64_t, double, bool, std::string, Bytes, DeviceId, DType,
+               RawHandle>
       value;
   ArrayInfo array;      // filled when value holds an NDArray handle
   std::string typeKey;  // filled when value holds an Object handle
@@ -86,6 +101,12 @@ class Backend {
   virtual Status objectTypeKey(void* object, std::string* out) = 0;
   virtual Status moduleTypeKey(void* module, std::string* out) = 0;
   virtual void release(RawHandle handle) noexcept = 0;
+
+  // Readies a device before its first use (tvm-ffi: loads its companion library, e.g.
+  // libtvm_runtime_opencl.so). The legacy runtime has every device built in.
+  virtual Status prepareDevice(DeviceId /*device*/) { return {}; }
+  // The ABI's own version where the library reports one ("" otherwise).
+  virtual std::string abiVersion() const { return {}; }
 };
 
 }  // namespace sdmali

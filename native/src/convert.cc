@@ -145,6 +145,8 @@ Napi::Value retToJs(Napi::Env env, const std::shared_ptr<Core>& core, Ret&& ret)
           return Napi::Boolean::New(env, v);
         } else if constexpr (std::is_same_v<T, std::string>) {
           return Napi::String::New(env, v);
+        } else if constexpr (std::is_same_v<T, Bytes>) {
+          return Napi::Buffer<uint8_t>::Copy(env, v.data.data(), v.data.size());
         } else if constexpr (std::is_same_v<T, DeviceId>) {
           Napi::Object o = Napi::Object::New(env);
           o.Set("kind", "device");

@@ -220,7 +220,10 @@ class LegacyBackend final : public Backend {
       case kStr: out->value = std::string(v.v_str != nullptr ? v.v_str : ""); return {};
       case kBytes: {
         const auto* b = static_cast<const TVMByteArray*>(v.v_handle);
-        out->value = std::string(b->data, b->size);
+        Bytes bytes;
+        bytes.data.assign(reinterpret_cast<const uint8_t*>(b->data),
+                          reinterpret_cast<const uint8_t*>(b->data) + b->size);
+        out->value = std::move(bytes);
         return {};
       }
       case kDataType:

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "ffi_backend.h"
 #include "legacy_backend.h"
 
 namespace sdmali {
@@ -31,6 +32,13 @@ std::string detectAbi(void* lib) {
   return "unknown";
 }
 
+std::string directoryOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::string besideOf(const std::string& path, const char* name) { return directoryOf(path) + "/" + name; }
+
 }  // namespace
 
 ProbeResult probeLibrary(const std::string& path) {
@@ -40,23 +48,40 @@ ProbeResult probeLibrary(const std::string& path) {
   void* probe = dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);
   if (probe == nullptr) {
     const char* err = dlerror();
-    result.failure = "open";
     result.message = err != nullptr ? err : "dlopen failed";
+    // A tvm-ffi runtime needs libtvm_ffi.so; when its own search path misses the one
+    // beside it (no $ORIGIN RUNPATH), open that first and try again.
+    void* ffiBeside = path.find('/') != std::string::npos
+                          ? dlopen(besideOf(path, "libtvm_ffi.so").c_str(), RTLD_LAZY | RTLD_LOCAL)
+                          : nullptr;
+    if (ffiBeside != nullptr) {
+      probe = dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);
+      dlclose(ffiBeside);
+    }
+    dlerror();
+  }
+  if (probe == nullptr) {
+    result.failure = "open";
     return result;
   }
+  result.message.clear();
   result.abi = detectAbi(probe);
   result.library = probe;
+  // An incomplete tvm-ffi core is refused here, before anything is opened globally.
+  std::string missingFfi;
+  if (result.abi == "tvm-ffi") makeFfiBackend(probe, "", &missingFfi);
   dlclose(probe);
-  if (result.abi == "legacy") return result;
+  if (!missingFfi.empty()) {
+    result.failure = "abi";
+    result.message = "the library lacks " + missingFfi + " of the tvm-ffi C API";
+    return result;
+  }
+  if (result.abi == "legacy" || result.abi == "tvm-ffi") return result;
   result.failure = "abi";
-  if (result.abi == "tvm-ffi") {
-    result.message =
-        "this runtime uses the tvm-ffi ABI of TVM >= v0.22, which this version of sd-mali does "
-        "not implement yet; use a TVM <= v0.20 runtime (legacy ABI)";
-  } else if (result.abi == "v0.21-transitional") {
+  if (result.abi == "v0.21-transitional") {
     result.message =
         "this runtime uses the transitional ABI of TVM v0.21, which sd-mali does not support; "
-        "use a TVM <= v0.20 runtime";
+        "use a TVM <= v0.20 (legacy) or >= v0.22 (tvm-ffi) runtime";
   } else {
     result.message =
         "the library exports neither the legacy TVM C API (TVMFuncCall, TVMArrayAlloc) nor "
@@ -64,6 +89,62 @@ ProbeResult probeLibrary(const std::string& path) {
   }
   return result;
 }
+
+namespace {
+
+// tvm-ffi: libtvm_ffi.so is opened RTLD_GLOBAL first, as TVM's Python package does. A
+// compiled model library calls TVMFFIErrorSetRaisedFromCStrParts lazily without linking
+// libtvm_ffi: not global, the first error raised inside a model would end the process.
+// Then libtvm_runtime.so (tensors, VM, CPU device); device libraries come later, when
+// their device is first asked for (see ffi_backend.cc).
+OpenResult openFfiLibrary(const std::string& path) {
+  OpenResult result;
+  result.abi = "tvm-ffi";
+  auto fail = [&](const std::string& message) {
+    result.failure = "open";
+    result.message = message;
+    return result;
+  };
+  // Where the tvm-ffi core lives: beside the runtime, else wherever the runtime's own
+  // dependency search finds it.
+  std::string ffiPath = besideOf(path, "libtvm_ffi.so");
+  void* ffiLib = dlopen(ffiPath.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  if (ffiLib == nullptr) {
+    void* probe = dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);
+    void* call = probe != nullptr ? dlsym(probe, "TVMFFIFunctionCall") : nullptr;
+    ffiPath = call != nullptr ? definingFile(call) : "";
+    ffiLib = ffiPath.empty() ? nullptr : dlopen(ffiPath.c_str(), RTLD_NOW | RTLD_GLOBAL);
+    if (probe != nullptr) dlclose(probe);
+    if (ffiLib == nullptr) {
+      const char* err = dlerror();
+      return fail("cannot open libtvm_ffi.so for " + path + ": " + (err != nullptr ? err : "not found"));
+    }
+  }
+  // Pointed at libtvm_ffi.so itself: the runtime is the libtvm_runtime.so beside it.
+  std::string runtimePath = path;
+  if (path == ffiPath || (path.size() >= 14 && path.compare(path.size() - 14, 14, "/libtvm_ffi.so") == 0)) {
+    runtimePath = besideOf(path, "libtvm_runtime.so");
+  }
+  void* lib = dlopen(runtimePath.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  if (lib == nullptr) {
+    const char* err = dlerror();
+    return fail(err != nullptr ? err : "dlopen failed");
+  }
+  std::string missing;
+  auto backend = makeFfiBackend(ffiLib, directoryOf(runtimePath), &missing);
+  if (!backend) {
+    result.failure = "abi";
+    result.message = "the library lacks " + missing + " of the tvm-ffi C API";
+    return result;
+  }
+  result.core = std::make_shared<Core>(path, lib, std::move(backend));
+  result.library = lib;
+  // Recorded like a legacy runtime, so that a later runtime file of either ABI is refused.
+  rememberRuntime(path, lib);
+  return result;
+}
+
+}  // namespace
 
 OpenResult openLibrary(const std::string& path) {
   OpenResult result;
@@ -74,6 +155,7 @@ OpenResult openLibrary(const std::string& path) {
     result.message = probe.message;
     return result;
   }
+  if (probe.abi == "tvm-ffi") return openFfiLibrary(path);
   // Promote to global visibility, as TVM's Python package does: compiled model libraries
   // resolve TVM backend symbols against the process.
   void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);

@@ -18,6 +18,8 @@ Napi::Function RuntimeWrap::Init(Napi::Env env) {
   return DefineClass(env, "NativeRuntime",
                      {InstanceAccessor<&RuntimeWrap::Abi>("abi"),
                       InstanceAccessor<&RuntimeWrap::Path>("libraryPath"),
+                      InstanceAccessor<&RuntimeWrap::AbiVersion>("abiVersion"),
+                      InstanceMethod<&RuntimeWrap::PrepareDevice>("prepareDevice"),
                       InstanceAccessor<&RuntimeWrap::Disposed>("disposed"),
                       InstanceMethod<&RuntimeWrap::LoadModule>("loadModule"),
                       InstanceMethod<&RuntimeWrap::GetGlobal>("getGlobal"),
@@ -43,6 +45,22 @@ Core& RuntimeWrap::require(Napi::Env env) {
 Napi::Value RuntimeWrap::Abi(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kRuntime);
   return Napi::String::New(info.Env(), require(info.Env()).backend().abi());
+}
+
+Napi::Value RuntimeWrap::AbiVersion(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
+  return Napi::String::New(info.Env(), require(info.Env()).backend().abiVersion());
+}
+
+// Readies a device before its first use (tvm-ffi loads the device's companion library).
+Napi::Value RuntimeWrap::PrepareDevice(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
+  Napi::Env env = info.Env();
+  Core& core = require(env);
+  DeviceId device = deviceFromJs(env, info[0], info[1]);
+  Status err = core.worker().runSync([&] { return core.backend().prepareDevice(device); });
+  if (err) throwTvmError(env, *err);
+  return env.Undefined();
 }
 
 Napi::Value RuntimeWrap::Path(const Napi::CallbackInfo& info) {

@@ -29,6 +29,8 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
   Core& require(Napi::Env env);
   Napi::Value Abi(const Napi::CallbackInfo& info);
   Napi::Value Path(const Napi::CallbackInfo& info);
+  Napi::Value AbiVersion(const Napi::CallbackInfo& info);
+  Napi::Value PrepareDevice(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value LoadModule(const Napi::CallbackInfo& info);
   Napi::Value GetGlobal(const Napi::CallbackInfo& info);

@@ -15,10 +15,16 @@ function compile(source: string, output: string, extra: string[] = []): string {
   return output;
 }
 
-/** The packed-function test module: add_f32, scale, raise_error, greet, sleep_ms, sleep_calls. */
-export function buildPackedFuncsLibrary(): string {
+/** Which calling convention a test library is built for: the runtime's ABI. */
+export type FixtureAbi = 'legacy' | 'tvm-ffi';
+
+/**
+ * The packed-function test module: add_f32, scale, raise_error, greet, sleep_ms (+ sleep_calls
+ * for the legacy ABI, long_text for tvm-ffi).
+ */
+export function buildPackedFuncsLibrary(abi: FixtureAbi = 'legacy'): string {
   const dir = mkdtempSync(join(tmpdir(), 'sd-mali-cmod-'));
-  return compile('packed_funcs.c', join(dir, 'libpacked_funcs.so'));
+  return compile(abi === 'tvm-ffi' ? 'ffi_packed_funcs.c' : 'packed_funcs.c', join(dir, 'libpacked_funcs.so'));
 }
 
 /** Fake runtimes: tvm-ffi (a runtime linked to a separate libtvm_ffi), v0.21, and not TVM. */
@@ -41,13 +47,13 @@ export function buildFakeRuntimes(): { tvmFfi: string; v021: string; notTvm: str
 }
 
 /** An executable-shaped library without `unet` (see fixtures/fake_vm.c), written as `output`. */
-export function buildFakeExecutable(output: string): string {
-  return compile('fake_vm.c', output);
+export function buildFakeExecutable(output: string, abi: FixtureAbi = 'legacy'): string {
+  return compile(abi === 'tvm-ffi' ? 'ffi_fake_vm.c' : 'fake_vm.c', output);
 }
 
 /** An executable whose unet leaves guidance to the host (see fixtures/fake_cfg_model.c). */
-export function buildUnguidedExecutable(output: string): string {
-  return compile('fake_cfg_model.c', output);
+export function buildUnguidedExecutable(output: string, abi: FixtureAbi = 'legacy'): string {
+  return compile(abi === 'tvm-ffi' ? 'ffi_fake_cfg_model.c' : 'fake_cfg_model.c', output);
 }
 
 /** Entry functions that break the artifact contract in one way each (see fake_cfg_model.c). */

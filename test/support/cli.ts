@@ -31,22 +31,19 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/**
- * The same without blocking the test worker: a spawnSync of a long generate (PoCL builds its
- * programs for tens of seconds) stalls vitest's worker RPC past its timeout.
- */
+export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  return spawn(binPath(), args, { cwd: options.cwd, env: options.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** runCli without blocking this test process's event loop (long runs starve vitest's RPC otherwise). */
 export function runCliAsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(binPath(), args, { cwd: options.cwd, env: options.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    const child = startCli(args, options);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
-}
-
-export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  return spawn(binPath(), args, { cwd: options.cwd, env: options.env ?? cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RUNTIME_ID_VARIABLE, testRuntimeSpecs, type TestRuntimeSpec } from './runtimes.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SHARED_DIR = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(REPO_ROOT, '..', 'shared'));
@@ -27,16 +28,35 @@ export function sharedData(relative: string, what: string): Availability {
   return { available: false, reason, path };
 }
 
-/** The TVM runtime the tests use: SD_MALI_TVM_RUNTIME, else the shared v0.20.0 build. */
-export function testRuntime(): Availability {
-  const fromEnv = process.env['SD_MALI_TVM_RUNTIME'];
-  if (fromEnv) {
-    if (existsSync(fromEnv)) return { available: true, reason: '', path: resolve(fromEnv) };
-    const reason = `SD_MALI_TVM_RUNTIME=${fromEnv} does not exist`;
-    if (IN_CI) throw new Error(reason);
-    return { available: false, reason, path: fromEnv };
-  }
-  return sharedData('tvm/v0.20.0/linux-x64/libtvm_runtime.so', 'the TVM v0.20.0 runtime');
+/** The runtime of this test process: its vitest project's (see support/runtimes.ts). */
+export function testRuntimeSpec(): TestRuntimeSpec {
+  const specs = testRuntimeSpecs(SHARED_DIR);
+  const id = process.env[RUNTIME_ID_VARIABLE];
+  return specs.find((s) => s.id === id) ?? specs[0]!;
+}
+
+/** The TVM runtime the tests use: SD_MALI_TVM_RUNTIME, else this project's shared build. */
+export function testRuntime(): Availability & { abi: TestRuntimeSpec['abi']; id: string } {
+  const spec = testRuntimeSpec();
+  const facts = { abi: spec.abi, id: spec.id };
+  if (existsSync(spec.path)) return { available: true, reason: '', path: spec.path, ...facts };
+  const reason = `the TVM runtime (${spec.source}) not found at ${spec.path}`;
+  if (IN_CI) throw new Error(`CI=true but ${reason}`);
+  return { available: false, reason, path: spec.path, ...facts };
+}
+
+/** The stand-in model compiled by the TVM version of this process's runtime. */
+export function testStandin(): Availability {
+  const spec = testRuntimeSpec();
+  return sharedData(spec.standin, `the stand-in model for TVM ${spec.id}`);
+}
+
+/** The stand-in compiled by the TVM of the other ABI (for mismatch tests). */
+export function otherStandin(): Availability {
+  const spec = testRuntimeSpec();
+  return spec.abi === 'legacy'
+    ? sharedData('fixtures/standin-tvm0.26', 'the TVM v0.26 stand-in model')
+    : sharedData('fixtures/standin-tvm0.20', 'the TVM v0.20 stand-in model');
 }
 
 /** A describe() title that carries the skip reason into the report. */
