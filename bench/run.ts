@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
 import { benchPipeline, printPipeline, type PipelineBench } from './pipeline.js';
+import { benchRobustness, printRobustness, type RobustnessBench } from './robustness.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), dirname(fileURLToPath(import.meta.url)).includes('/dist/') ? '../..' : '..');
 const shared = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(root, '..', 'shared'));
@@ -30,6 +31,14 @@ if (existsSync(runtimePath) && existsSync(standin) && tokenizerDir) {
   }
   printPipeline(rows);
   results['pipeline'] = rows;
+  const robustness: RobustnessBench[] = [];
+  for (const device of ['cpu', 'opencl']) {
+    const row = await benchRobustness(standin, runtimePath, tokenizerDir, device);
+    if (typeof row === 'string') console.log(`\n(robustness on ${device} skipped: ${row})`);
+    else robustness.push(row);
+  }
+  printRobustness(robustness);
+  results['robustness'] = robustness;
 } else {
   console.log(`\n(pipeline skipped: needs ${runtimePath}, ${standin} and the tokenizer)`);
 }
