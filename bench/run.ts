@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
 import { printPipeline, type PipelineBench } from './pipeline.js';
+import { benchRobustness, printRobustness, type RobustnessBench } from './robustness.js';
 import { benchWarmStart, printWarmStart, type WarmStartBench } from './warm-start.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), dirname(fileURLToPath(import.meta.url)).includes('/dist/') ? '../..' : '..');
@@ -72,6 +73,19 @@ for (const r of runtimes) {
   warmStarts.push({ runtime: r.label, ...warm });
 }
 results['warmStart'] = warmStarts;
+
+// Event-loop stalls and long prompts (issue 15), in this process on the first runtime.
+const first = runtimes[0];
+if (first && existsSync(first.path) && existsSync(first.standin) && tokenizerDir) {
+  const robustness: RobustnessBench[] = [];
+  for (const device of ['cpu', 'opencl']) {
+    const row = await benchRobustness(first.standin, first.path, tokenizerDir, device);
+    if (typeof row === 'string') console.log(`\n(robustness on ${device} skipped: ${row})`);
+    else robustness.push(row);
+  }
+  printRobustness(robustness);
+  results['robustness'] = robustness;
+}
 
 const out = join(root, 'bench', 'results');
 mkdirSync(out, { recursive: true });

@@ -12,7 +12,7 @@ const legacy = testRuntime();
 const ffi = sharedData('tvm/v0.26.0/linux-x64/libtvm_runtime.so', 'the TVM v0.26.0 (tvm-ffi) runtime');
 
 /** Loads `first`, then tries each of `then`; reports what each second load gave. */
-function loadTwice(first: string, then: string[]): { status: number | null; signal: string | null; report: unknown; stderr: string } {
+async function loadTwice(first: string, then: string[]): Promise<{ status: number | null; signal: string | null; report: unknown; stderr: string }> {
   const code = `
     const tvm = await import(${JSON.stringify(distModule('lib/tvm/index.js'))});
     const first = tvm.loadRuntime({ library: ${JSON.stringify(first)} });
@@ -30,16 +30,16 @@ function loadTwice(first: string, then: string[]): { status: number | null; sign
     results.push({ stillWorks: Array.from(a.toFloat32Array()) });
     console.log(JSON.stringify(results));
   `;
-  const r = runScript(code);
+  const r = await runScript(code);
   return { status: r.status, signal: r.signal, report: r.report, stderr: r.stderr };
 }
 
 describe.skipIf(!legacy.available)(titled('a second TVM runtime in one process', legacy), () => {
-  it('refuses a byte-identical copy at another path with RuntimeConflictError naming both paths, and the process lives', () => {
+  it('refuses a byte-identical copy at another path with RuntimeConflictError naming both paths, and the process lives', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sd-mali-rt-copy-'));
     const copy = join(dir, 'libtvm_runtime.so');
     copyFileSync(legacy.path, copy);
-    const r = loadTwice(legacy.path, [copy]);
+    const r = await loadTwice(legacy.path, [copy]);
     expect(r.signal, r.stderr).toBeNull();
     expect(r.status, r.stderr).toBe(0);
     const [refused, after] = r.report as [Record<string, unknown>, { stillWorks: number[] }];
@@ -49,7 +49,7 @@ describe.skipIf(!legacy.available)(titled('a second TVM runtime in one process',
     expect(after.stillWorks).toEqual([1, 2, 3]);
   });
 
-  it('accepts the same file under another name: a symlink or a hard link shares the runtime', () => {
+  it('accepts the same file under another name: a symlink or a hard link shares the runtime', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sd-mali-rt-link-'));
     const link = join(dir, 'libtvm_runtime.so');
     symlinkSync(legacy.path, link);
@@ -62,21 +62,21 @@ describe.skipIf(!legacy.available)(titled('a second TVM runtime in one process',
     } catch {
       // Another filesystem: the symlink case still runs.
     }
-    const r = loadTwice(legacy.path, candidates);
+    const r = await loadTwice(legacy.path, candidates);
     expect(r.status, r.stderr).toBe(0);
     const results = r.report as Record<string, unknown>[];
     for (const res of results.slice(0, candidates.length)) expect(res).toMatchObject({ ok: true, abi: 'legacy' });
   });
 
-  it.skipIf(!ffi.available)('refuses a tvm-ffi runtime after a legacy one, before mapping it', () => {
-    const r = loadTwice(legacy.path, [ffi.path]);
+  it.skipIf(!ffi.available)('refuses a tvm-ffi runtime after a legacy one, before mapping it', async () => {
+    const r = await loadTwice(legacy.path, [ffi.path]);
     expect(r.signal, r.stderr).toBeNull();
     expect(r.status, r.stderr).toBe(0);
     const [refused] = r.report as [Record<string, unknown>];
     expect(refused).toMatchObject({ ok: false, name: 'RuntimeConflictError', loadedPath: legacy.path, requestedPath: ffi.path });
   });
 
-  it('refuses a different runtime file in a worker thread while the main thread holds one', () => {
+  it('refuses a different runtime file in a worker thread while the main thread holds one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sd-mali-rt-copy-'));
     const copy = join(dir, 'libtvm_runtime.so');
     copyFileSync(legacy.path, copy);
@@ -95,7 +95,7 @@ describe.skipIf(!legacy.available)(titled('a second TVM runtime in one process',
       await worker.terminate();
       console.log(JSON.stringify(msg));
     `;
-    const r = runScript(code);
+    const r = await runScript(code);
     expect(r.signal, r.stderr).toBeNull();
     expect(r.status, r.stderr).toBe(0);
     expect(r.report).toEqual({ ok: false, name: 'RuntimeConflictError', loadedPath: legacy.path });

@@ -10,7 +10,7 @@ const runtimeInfo = testRuntime();
 const MiB = 1024 * 1024;
 
 describe.skipIf(!runtimeInfo.available)(titled('worker_threads shutdown (issue 15)', runtimeInfo), () => {
-  it('item 3: a Worker that ends without dispose() leaves none of its NDArrays behind', () => {
+  it('item 3: a Worker that ends without dispose() leaves none of its NDArrays behind', async () => {
     const tvmUrl = distModule('lib/tvm/index.js');
     const code = `
       import { Worker } from 'node:worker_threads';
@@ -36,14 +36,14 @@ describe.skipIf(!runtimeInfo.available)(titled('worker_threads shutdown (issue 1
       for (let i = 0; i < 4; i++) await runWorker();
       console.log(JSON.stringify({ grownBytes: rss() - before }));
     `;
-    const r = runScript(code, { args: ['--expose-gc'], timeoutMs: 120_000 });
+    const r = await runScript(code, { args: ['--expose-gc'], timeoutMs: 120_000 });
     expect(r.status, r.stderr).toBe(0);
     const { grownBytes } = r.report as { grownBytes: number };
     // Four leaked Workers would hold 4 x 64 MiB.
     expect(grownBytes).toBeLessThan(64 * MiB);
   }, 150_000);
 
-  it('item 4: terminate() cancels queued model calls instead of running every one of them', () => {
+  it('item 4: terminate() cancels queued model calls instead of running every one of them', async () => {
     const tvmUrl = distModule('lib/tvm/index.js');
     const lib = buildPackedFuncsLibrary();
     const code = `
@@ -69,7 +69,7 @@ describe.skipIf(!runtimeInfo.available)(titled('worker_threads shutdown (issue 1
       await new Promise((resolve) => setTimeout(resolve, 3000));
       console.log(JSON.stringify({ atTerminate, later: started.call() }));
     `;
-    const r = runScript(code, { timeoutMs: 60_000 });
+    const r = await runScript(code, { timeoutMs: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     const { atTerminate, later } = r.report as { atTerminate: number; later: number };
     // The call in flight finishes (it cannot be interrupted); the four queued behind it never start.

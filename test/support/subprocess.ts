@@ -3,7 +3,7 @@
  * `npm test` builds first). For what can kill or hang a process — a second runtime, ending
  * worker threads — so a defect fails the test instead of the test run.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,19 +25,31 @@ export interface ScriptResult {
   report: unknown;
 }
 
-/** Runs `code` as an ES module; it reports by printing one JSON line last. */
-export function runScript(code: string, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; args?: string[] } = {}): ScriptResult {
-  const r = spawnSync(process.execPath, [...(options.args ?? []), '--input-type=module', '-e', code], {
-    env: options.env ?? process.env,
-    encoding: 'utf8',
-    timeout: options.timeoutMs ?? 60_000,
+/**
+ * Runs `code` as an ES module; it reports by printing one JSON line last. Asynchronous, so
+ * the test worker's event loop (and vitest's messages to it) keep running meanwhile.
+ */
+export function runScript(code: string, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; args?: string[] } = {}): Promise<ScriptResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(options.args ?? []), '--input-type=module', '-e', code], {
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (status, signal) => {
+      const last = stdout.trim().split('\n').pop() ?? '';
+      let report: unknown;
+      try {
+        report = JSON.parse(last);
+      } catch {
+        report = undefined;
+      }
+      resolve({ status, signal, stdout, stderr, report });
+    });
   });
-  const last = r.stdout.trim().split('\n').pop() ?? '';
-  let report: unknown;
-  try {
-    report = JSON.parse(last);
-  } catch {
-    report = undefined;
-  }
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, report };
 }

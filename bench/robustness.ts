@@ -1,0 +1,103 @@
+/**
+ * Issue 15's measurable defects, each next to its reference in the same run:
+ *  - the longest event-loop stall of a generate while another caller keeps the same
+ *    runtime's worker thread busy (every call of the pipeline asynchronous), beside the
+ *    longest stall of a synchronous copyFrom issued meanwhile (what the pipeline used to make);
+ *  - the longest stall while toPNG encodes a 512x512 image;
+ *  - tokenizing a 16,000-letter word and 1,740 CJK characters (3.5 s and 125 ms before).
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { StableDiffusion } from '../lib/index.js';
+import { ClipTokenizer } from '../lib/tokenizer/index.js';
+import { loadRuntime } from '../lib/tvm/index.js';
+
+export interface RobustnessBench {
+  device: string;
+  idleStallMs: number;
+  asyncGenerateStallMs: number;
+  syncCopyFromStallMs: number;
+  toPngStallMs: number;
+  longWordTokenizeMs: number;
+  cjkTokenizeMs: number;
+}
+
+async function longestStall(work: () => Promise<unknown>): Promise<number> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  await work();
+  histogram.disable();
+  return histogram.max / 1e6;
+}
+
+export async function benchRobustness(modelDir: string, runtimePath: string, tokenizerDir: string, device: string): Promise<RobustnessBench | string> {
+  const rt = loadRuntime({ library: runtimePath });
+  if (!rt.device(device).exists) return `no ${device} device`;
+  const options = { device, tvmRuntime: runtimePath, tokenizer: tokenizerDir };
+  const [a, b] = await Promise.all([StableDiffusion.load(modelDir, options), StableDiffusion.load(modelDir, options)]);
+  await Promise.all([a.generate('warm', { steps: 2, seed: 0 }), b.generate('warm', { steps: 2, seed: 0 })]);
+
+  // The neighbour: 512 MiB copies into the shared runtime, back to back, each holding its
+  // worker thread for tens of milliseconds (a stand-in for another pipeline's long UNet
+  // call; the stand-in model's own UNet is too small to show it).
+  const big = await rt.emptyAsync([128 * 1024 * 1024], 'float32', rt.device(device));
+  const bigData = new Float32Array(128 * 1024 * 1024).fill(1);
+  let running = true;
+  const neighbour = (async () => {
+    while (running) await big.copyFromAsync(bigData);
+  })();
+
+  const asyncGenerateStallMs = await longestStall(() => b.generate('measured', { steps: 20, seed: 2 }));
+  // Control: the longest stall of an idle main thread meanwhile (the machine's own noise:
+  // the neighbour's copies compete for the CPU and memory bandwidth).
+  const idleStallMs = await longestStall(() => new Promise((resolve) => setTimeout(resolve, 1000)));
+
+  // Reference: one synchronous copy issued meanwhile waits on the main thread for the
+  // neighbour's copy queued before it.
+  const arr = rt.empty([1, 4, 64, 64], 'float32', rt.device(device));
+  const data = new Float32Array(4 * 64 * 64);
+  let syncCopyFromStallMs = 0;
+  for (let i = 0; i < 10; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const t = performance.now();
+    arr.copyFrom(data);
+    syncCopyFromStallMs = Math.max(syncCopyFromStallMs, performance.now() - t);
+  }
+  running = false;
+  await neighbour;
+  arr.dispose();
+  big.dispose();
+
+  const image = await b.generate('a png', { steps: 2, seed: 4 });
+  const toPngStallMs = await longestStall(() => image.toPNG());
+  a.dispose();
+  b.dispose();
+
+  const tokenizer = await ClipTokenizer.fromDirectory(tokenizerDir);
+  const timeOnce = (text: string): number => {
+    const t = performance.now();
+    tokenizer.encode(text);
+    return performance.now() - t;
+  };
+  const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let word = '';
+  for (let i = 0; i < 16000; i++) word += letters[(i * 7919 + (i >> 3)) % letters.length];
+  const cjk = Array.from({ length: 1740 }, (_, i) => String.fromCodePoint(0x4e00 + ((i * 37) % 2000))).join('');
+  return {
+    device: `${device}:0`,
+    idleStallMs,
+    asyncGenerateStallMs,
+    syncCopyFromStallMs,
+    toPngStallMs,
+    longWordTokenizeMs: timeOnce(word),
+    cjkTokenizeMs: timeOnce(cjk),
+  };
+}
+
+export function printRobustness(rows: RobustnessBench[]): void {
+  console.log('\nIssue 15: event-loop stalls with two pipelines on one runtime, toPNG, long words (ms)');
+  const fmt = (n: number): string => n.toFixed(2).padStart(12);
+  console.log(`${'device'.padEnd(10)} ${'idle'.padStart(12)} ${'async gen'.padStart(12)} ${'sync copy'.padStart(12)} ${'toPNG'.padStart(12)} ${'16k word'.padStart(12)} ${'1740 CJK'.padStart(12)}`);
+  for (const r of rows) {
+    console.log(`${r.device.padEnd(10)} ${fmt(r.idleStallMs)} ${fmt(r.asyncGenerateStallMs)} ${fmt(r.syncCopyFromStallMs)} ${fmt(r.toPngStallMs)} ${fmt(r.longWordTokenizeMs)} ${fmt(r.cjkTokenizeMs)}`);
+  }
+}
