@@ -77,6 +77,7 @@ export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void 
       throw toHttpError(err);
     }
 
+    if (gone.signal.aborted) ctx.log(`sd-mali serve: txt2img interrupted: the client disconnected (${result.images.length} of ${count} images made)`);
     const made = result.images;
     if (body.save_images) for (const m of made) await saveImage(ctx.outputDir, m.image.png, m.image.seed, result.jobTimestamp);
     const allSeeds = Array.from({ length: count }, (_, k) => Number(BigInt.asUintN(64, firstSeed + BigInt(k))));
