@@ -174,6 +174,8 @@ export class WorkerSupervisor {
           this.#killReason = `the TVM runtime failed (${m.error.message.split('\n')[0]}) and may have left the device unusable, so the generation worker was replaced`;
           this.log(`sd-mali serve: ${this.#killReason}`);
           job?.reject(new WorkerCrashedError(this.#killReason));
+          // No request may reach this worker between now and its exit: callers wait for the next.
+          this.#info = undefined;
           this.#child.kill('SIGKILL');
           return;
         }
