@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
 import { benchPipeline, printPipeline, type PipelineBench } from './pipeline.js';
+import { benchServer, printServer } from './server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), dirname(fileURLToPath(import.meta.url)).includes('/dist/') ? '../..' : '..');
 const shared = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(root, '..', 'shared'));
@@ -30,6 +31,9 @@ if (existsSync(runtimePath) && existsSync(standin) && tokenizerDir) {
   }
   printPipeline(rows);
   results['pipeline'] = rows;
+  const server = await benchServer(standin, runtimePath, tokenizerDir);
+  printServer(server);
+  results['server'] = server;
 } else {
   console.log(`\n(pipeline skipped: needs ${runtimePath}, ${standin} and the tokenizer)`);
 }
