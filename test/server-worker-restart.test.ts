@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliEnv, startCli } from './support/cli.js';
+import { cliEnv, runCli, startCli } from './support/cli.js';
 import { pngSize, postJson, serverReady, serverRuntime, serverStandin, serverTokenizer, waitForProgress, type Txt2ImgResponse } from './support/server.js';
 import { titled } from './support/shared-data.js';
 
@@ -23,6 +23,22 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('sd-mali serve on the command line', () => {
+  it('--help lists its options and examples; a bad port or --api-auth is refused', () => {
+    const help = runCli(['serve', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Usage: sd-mali serve');
+    for (const flag of ['--model', '--host', '--port', '--api-auth', '--queue-size', '--cors-origin', '--device', '--runtime']) expect(help.stdout).toContain(flag);
+    expect(help.stdout).toContain('Examples:');
+    const port = runCli(['serve', '--port', '70000']);
+    expect(port.status).not.toBe(0);
+    expect(port.stderr).toContain('must be a port number');
+    const auth = runCli(['serve', '--api-auth', 'nocolon']);
+    expect(auth.status).toBe(1);
+    expect(auth.stderr).toMatch(/^sd-mali: --api-auth takes user:password/);
+  });
+});
 
 describe.skipIf(!serverReady.available)(titled('sd-mali serve when its worker dies', serverReady), () => {
   let server: ChildProcess | undefined;

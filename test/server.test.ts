@@ -200,11 +200,14 @@ describe.skipIf(!serverReady.available)(titled('sd-mali serve over HTTP', server
   it('progress during a run shows the steps advancing and a 64x64 latent preview', async () => {
     const run = txt2img({ prompt: 'progress', steps: LONG_STEPS, seed: 3 });
     const first = await waitForProgress(s.url, (p) => p.state.sampling_step > 0 && p.current_image !== null);
-    const later = await waitForProgress(s.url, (p) => p.state.sampling_step > first.state.sampling_step + 20 || p.state.job_count === 0);
+    const later = await waitForProgress(s.url, (p) => (p.state.sampling_step > first.state.sampling_step + 20 && p.current_image !== first.current_image) || p.state.job_count === 0);
     expect(first.state).toMatchObject({ job_count: 1, job_no: 0, sampling_steps: LONG_STEPS, interrupted: false });
     expect(later.state.sampling_step).toBeGreaterThan(first.state.sampling_step);
     expect(later.progress).toBeGreaterThan(first.progress);
     expect(first.eta_relative).toBeGreaterThan(0);
+    // The preview follows the latents as they change.
+    expect(later.current_image).not.toBeNull();
+    expect(later.current_image).not.toBe(first.current_image);
     const preview = png(first.current_image!);
     expect(pngSize(preview)).toEqual([64, 64]);
     const skipImage = await getJson<{ current_image: string | null; state: { job_count: number } }>(`${s.url}/sdapi/v1/progress?skip_current_image=true`);
