@@ -1,6 +1,8 @@
 // The worker supervisor's failure paths with a scripted worker (test/fixtures/fake-generation-worker.mjs):
 // a device-poisoning error replaces the worker, an exit restarts it with a doubling back-off,
 // a failed first load is reported and not retried.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TvmError, InvalidArgumentError, AbortError } from '../lib/errors.js';
@@ -63,6 +65,15 @@ describe('the worker supervisor', () => {
     // A success resets the back-off.
     await expect(s.generate(request('exit'))).rejects.toThrow(WorkerCrashedError);
     expect(logs.at(-1)).toMatch(/in 20 ms$/);
+  });
+
+  it('fails the requests waiting for a reload that fails, instead of holding them', async () => {
+    const s = start(join(mkdtempSync(join(tmpdir(), 'sd-mali-fake-')), 'fail-reload'));
+    await s.ready();
+    await expect(s.generate(request('exit'))).rejects.toThrow(WorkerCrashedError);
+    const err = await s.generate(request('waits for the reload')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkerLoadError);
+    expect(s.restarts).toBeGreaterThanOrEqual(1);
   });
 
   it('reports a first load that fails, and does not retry it', async () => {

@@ -4,9 +4,19 @@
 import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliEnv, runCli, startCli } from './support/cli.js';
+import { cliEnv, startCli, type CliResult } from './support/cli.js';
 import { pngSize, postJson, serverReady, serverRuntime, serverStandin, serverTokenizer, waitForProgress, type Txt2ImgResponse } from './support/server.js';
 import { titled } from './support/shared-data.js';
+
+/** Runs the CLI without blocking the test's event loop (spawnSync would). */
+function runCli(args: string[]): Promise<CliResult> {
+  const child = startCli(args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+}
 
 /** The pids of `pid`'s child processes, from /proc. */
 function childrenOf(pid: number): number[] {
@@ -25,16 +35,16 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
 }
 
 describe('sd-mali serve on the command line', () => {
-  it('--help lists its options and examples; a bad port or --api-auth is refused', () => {
-    const help = runCli(['serve', '--help']);
+  it('--help lists its options and examples; a bad port or --api-auth is refused', async () => {
+    const help = await runCli(['serve', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage: sd-mali serve');
     for (const flag of ['--model', '--host', '--port', '--api-auth', '--queue-size', '--cors-origin', '--device', '--runtime']) expect(help.stdout).toContain(flag);
     expect(help.stdout).toContain('Examples:');
-    const port = runCli(['serve', '--port', '70000']);
+    const port = await runCli(['serve', '--port', '70000']);
     expect(port.status).not.toBe(0);
     expect(port.stderr).toContain('must be a port number');
-    const auth = runCli(['serve', '--api-auth', 'nocolon']);
+    const auth = await runCli(['serve', '--api-auth', 'nocolon']);
     expect(auth.status).toBe(1);
     expect(auth.stderr).toMatch(/^sd-mali: --api-auth takes user:password/);
   });

@@ -149,12 +149,11 @@ export class WorkerSupervisor {
       case 'load-failed': {
         const err = new WorkerLoadError(m.error);
         this.log(`sd-mali serve: ${err.message}`);
-        // The first load failing is a configuration error; a reload failing may be the device
-        // recovering, so that one is retried with the back-off.
-        if (!this.#everReady) {
-          this.#fatal = err;
-          for (const w of this.#waiters.splice(0)) w.reject(err);
-        }
+        // The first load failing is a configuration error: nothing will work, so no retry. A
+        // reload failing may be the device recovering: it is retried with the back-off, and
+        // the requests waiting for it get a 503 now rather than hang until one loads.
+        if (!this.#everReady) this.#fatal = err;
+        for (const w of this.#waiters.splice(0)) w.reject(err);
         return;
       }
       case 'step':
