@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
 import { chromiumAvailability, launchChromium } from './support/browser.js';
-import { pngSize, serverReady, startServer, type RunningServer } from './support/server.js';
+import { pngSize, postJson, serverReady, startServer, type RunningServer, type Txt2ImgResponse } from './support/server.js';
 import { REPO_ROOT, titled } from './support/shared-data.js';
 
 const browserReady = chromiumAvailability();
@@ -39,17 +39,26 @@ describe.skipIf(!ready.available)(titled('the page at / in headless Chromium', r
     await page.selectOption('#sampler', 'DPM++ 2M');
     await page.fill('#seed', '42');
     await page.click('#generate');
-    // While it runs: the button is disabled and the live preview shows.
+    // While it runs: the button is disabled, the live preview and the step show; Interrupt stops it.
     await page.waitForSelector('#preview:not([hidden])', { timeout: 30_000 });
     expect(await page.locator('#generate').isDisabled()).toBe(true);
     expect(await page.locator('#status').textContent()).toMatch(/^image 1 of 1, step \d+ of 1000$/);
+    await page.click('#interrupt');
+    await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toBe('interrupted');
+    expect(await page.locator('#strip img').count()).toBe(0);
+    expect(await page.locator('#generate').isDisabled()).toBe(false);
 
+    await page.fill('#steps', '20');
+    await page.click('#generate');
     await page.waitForSelector('#image:not([hidden])', { timeout: 60_000 });
-    expect(await page.locator('#status').textContent()).toBe('done');
-    expect(await page.locator('#info').textContent()).toBe('seed 42 · DPM++ 2M · 1000 steps · CFG 7.5 (baked)');
+    await expect.poll(() => page.locator('#status').textContent()).toBe('done');
+    expect(await page.locator('#info').textContent()).toBe('seed 42 · DPM++ 2M · 20 steps · CFG 7.5 (baked)');
     const src = (await page.locator('#image').getAttribute('src'))!;
     expect(src.startsWith('data:image/png;base64,')).toBe(true);
-    expect(pngSize(Buffer.from(src.slice('data:image/png;base64,'.length), 'base64'))).toEqual([512, 512]);
+    // The page shows what the API gives any client for the same request.
+    const same = await postJson<Txt2ImgResponse>(`${s.url}/sdapi/v1/txt2img`, { prompt: 'a lighthouse on a cliff at dawn', negative_prompt: 'blurry', steps: 20, seed: 42, sampler_name: 'DPM++ 2M' });
+    expect(src.slice('data:image/png;base64,'.length)).toBe(same.body.images[0]);
+    expect(pngSize(Buffer.from(same.body.images[0]!, 'base64'))).toEqual([512, 512]);
     // What the browser decoded (the test's tsconfig has no DOM types, hence the string).
     const size = await page.evaluate("[document.getElementById('image').naturalWidth, document.getElementById('image').naturalHeight]");
     expect(size).toEqual([512, 512]);
