@@ -71,10 +71,6 @@ export function makeErrorHandler(log: (line: string) => void) {
         void reply.code(422).send({ detail: [{ loc: ['body', 0], msg: `invalid JSON: ${error.message}`, type: 'value_error.jsondecode' }] });
         return;
     }
-    if (error instanceof SyntaxError && (error as FastifyError).statusCode === 400) {
-      void reply.code(422).send({ detail: [{ loc: ['body', 0], msg: `invalid JSON: ${error.message}`, type: 'value_error.jsondecode' }] });
-      return;
-    }
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       void reply.code(error.statusCode).send({ detail: error.message });
       return;
