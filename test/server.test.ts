@@ -227,13 +227,13 @@ describe.skipIf(!serverReady.available)(titled('sd-mali serve over HTTP', server
     expect(r.body.images).toEqual([]);
     expect(info(r.body)).toMatchObject({ interrupted: true, image_seeds: [] });
 
-    const skipped = txt2img({ prompt: 'skip the first', steps: 200, seed: 10, batch_size: 2 });
+    const skipped = txt2img({ prompt: 'skip the first', steps: LONG_STEPS, seed: 10, batch_size: 2 });
     await waitForProgress(s.url, (p) => p.state.job_no === 0 && p.state.sampling_step > 2);
     expect((await postJson(`${s.url}/sdapi/v1/skip`, {})).status).toBe(200);
     const k = await skipped;
     expect(k.body.images).toHaveLength(1);
     expect(info(k.body)).toMatchObject({ interrupted: false, skipped_images: [0], image_seeds: [11] });
-    const direct = await txt2img({ prompt: 'skip the first', steps: 200, seed: 11 });
+    const direct = await txt2img({ prompt: 'skip the first', steps: LONG_STEPS, seed: 11 });
     expect(k.body.images[0]).toBe(direct.body.images[0]);
   });
 
