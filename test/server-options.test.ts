@@ -46,6 +46,20 @@ describe('createServer options', () => {
     }
   });
 
+  it('passes cfg_scale to an executable that does not bake guidance in, without the baked header', async () => {
+    const { server } = fakeServer({ model: 'model-unbaked' });
+    const url = await server.listen();
+    try {
+      const r = await fetch(`${url}/sdapi/v1/txt2img`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'p', steps: 1, cfg_scale: 5.5 }) });
+      const info = JSON.parse(((await r.json()) as { info: string }).info) as Record<string, unknown>;
+      expect(r.status).toBe(200);
+      expect(r.headers.get('x-sd-mali-guidance')).toBeNull();
+      expect(info).toMatchObject({ cfg_scale: 5.5, cfg_scale_requested: 5.5, guidance_baked: false, infotexts: ['p | guidance 5.5'], extra_generation_params: {} });
+    } finally {
+      await server.close();
+    }
+  });
+
   it('txt2img on the scripted worker returns its image; a model that cannot load fails listen()', async () => {
     const { server } = fakeServer({});
     const url = await server.listen();
