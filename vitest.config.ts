@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/support/yield-between-tests.ts'],
     // The runtime tests share one TVM runtime per process and PoCL is slow to start:
     // keep files in a few forks, not many threads.
     pool: 'forks',
