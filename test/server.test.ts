@@ -158,6 +158,11 @@ describe.skipIf(!serverReady.available)(titled('sd-mali serve over HTTP', server
     expect(r.status).toBe(200);
     expect(r.headers.get('x-sd-mali-guidance')).toBe('baked 7.5; requested cfg_scale 7 not applied');
     expect(info(r.body)).toMatchObject({ cfg_scale: 7.5, cfg_scale_requested: 7, guidance_baked: true });
+    // Fields sd-mali does not use are accepted and ignored, as A1111 ignores what it does not use.
+    const extras = await txt2img({ prompt: 'x', steps: 2, seed: 1, restore_faces: true, enable_hr: false, hr_scale: 2, styles: ['a'], override_settings: { CLIP_stop_at_last_layers: 2 }, script_args: [] });
+    expect(extras.status).toBe(200);
+    expect(extras.body.images[0]).toBe(r.body.images[0]);
+    expect(Object.keys(extras.body.parameters)).not.toContain('restore_faces');
     const wide = await txt2img({ prompt: 'x', width: 768 });
     expect(wide.status).toBe(422);
     expect(wide.body).toEqual({ detail: [{ loc: ['body', 'width'], msg: expect.stringContaining('compiled for one size, 512x512'), type: 'value_error' }] });
