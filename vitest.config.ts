@@ -15,6 +15,7 @@ const programCacheRoot = mkdtempSync(join(tmpdir(), 'sd-mali-test-cache-'));
 
 export default defineConfig({
   test: {
+    setupFiles: ['test/support/yield-between-tests.ts'],
     // The runtime tests share one TVM runtime per process and PoCL is slow to start:
     // keep files in a few forks, not many threads.
     pool: 'forks',

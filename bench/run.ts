@@ -11,6 +11,7 @@ import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
 import { printPipeline, type PipelineBench } from './pipeline.js';
 import { benchRobustness, printRobustness, type RobustnessBench } from './robustness.js';
+import { benchServer, printServer } from './server.js';
 import { benchWarmStart, printWarmStart, type WarmStartBench } from './warm-start.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), dirname(fileURLToPath(import.meta.url)).includes('/dist/') ? '../..' : '..');
@@ -85,6 +86,10 @@ if (first && existsSync(first.path) && existsSync(first.standin) && tokenizerDir
   }
   printRobustness(robustness);
   results['robustness'] = robustness;
+  // The server's added latency (issue 12), beside direct generates on the same runtime.
+  const server = await benchServer(first.standin, first.path, tokenizerDir);
+  printServer(server);
+  results['server'] = server;
 }
 
 const out = join(root, 'bench', 'results');

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The sd-mali command line: generate, doctor, info, cache. */
+/** The sd-mali command line: generate, doctor, info, cache, serve. */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { SdMaliError } from '../errors.js';
@@ -10,6 +10,7 @@ import { cacheClearCommand, cacheInfoCommand } from './cache-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { generateCommand } from './generate-command.js';
 import { infoCommand } from './info-command.js';
+import { registerServeCommand } from './serve-command.js';
 import { OutputExistsError } from './output-file.js';
 
 function version(): string {
@@ -117,6 +118,8 @@ program
   .action(async (dir: string, opts: { runtime?: string; json?: boolean }) => {
     process.exitCode = await infoCommand(dir, opts);
   });
+
+registerServeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -42,6 +42,8 @@ export interface StepProgress {
   steps: number;
   timestep: number;
   elapsedMs: number;
+  /** The latents after this step (the scheduler's sample, read-only): for previews such as the server's. */
+  latents: Float32Array;
 }
 
 export interface SchedulerTuning {

@@ -413,7 +413,7 @@ export class StableDiffusion implements Disposable {
         const eps = this.#guide(info, prediction, batch, opts.guidanceScale);
         x = scheduler.step(eps, i, x, generator);
         schedulerMs.push(now() - t);
-        opts.onStep?.({ step: i + 1, steps: scheduler.length, timestep: scheduler.timesteps[i]!, elapsedMs: now() - started });
+        opts.onStep?.({ step: i + 1, steps: scheduler.length, timestep: scheduler.timesteps[i]!, elapsedMs: now() - started, latents: x });
       }
       throwIfAborted(signal);
 

@@ -1,0 +1,179 @@
+/**
+ * createServer: AUTOMATIC1111's web API (/sdapi/v1/…) and a small page over fastify, with the
+ * pipeline in a worker process that is restarted when it dies.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { InvalidArgumentError } from '../errors.js';
+import { packageRoot } from '../tvm/native.js';
+import { checkBasicAuth, parseApiAuth } from './auth.js';
+import type { ServerContext } from './context.js';
+import { HttpError, makeErrorHandler } from './http-errors.js';
+import {
+  DEFAULT_BACKOFF,
+  DEFAULT_HOST,
+  DEFAULT_LIMITS,
+  DEFAULT_OUTPUT_DIR,
+  DEFAULT_PORT,
+  DEFAULT_QUEUE_SIZE,
+  isLoopback,
+  type ServerOptions,
+} from './options.js';
+import { ProgressTracker } from './progress-tracker.js';
+import { GenerationQueue } from './queue.js';
+import { registerCatalog } from './routes/catalog.js';
+import { registerPage } from './routes/page.js';
+import { registerPngInfo } from './routes/png-info.js';
+import { registerProgress } from './routes/progress.js';
+import { registerTxt2Img } from './routes/txt2img.js';
+import type { WorkerInfo } from './worker/protocol.js';
+import { WorkerSupervisor } from './worker/supervisor.js';
+
+export interface SdMaliServer {
+  /** Loads the model in the worker, then listens; resolves with the server's URL. */
+  listen(): Promise<string>;
+  /** Stops listening and stops the worker. */
+  close(): Promise<void>;
+  /** http://host:port once listening. */
+  readonly url: string | undefined;
+  /** The generation worker's pid (undefined while it restarts). */
+  readonly workerPid: number | undefined;
+  /** How many times the worker was replaced. */
+  readonly workerRestarts: number;
+}
+
+/** The compiled worker entry: beside this file when running from dist/, else the package's dist/. */
+export function defaultWorkerEntry(): string {
+  const sibling = fileURLToPath(new URL('./worker/main.js', import.meta.url));
+  if (existsSync(sibling)) return sibling;
+  return join(packageRoot(), 'dist', 'lib', 'server', 'worker', 'main.js');
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function createServer(options: ServerOptions): SdMaliServer {
+  const host = options.host ?? DEFAULT_HOST;
+  const port = options.port ?? DEFAULT_PORT;
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const credentials = options.apiAuth !== undefined ? parseApiAuth(options.apiAuth) : undefined;
+  const queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
+  if (!Number.isInteger(queueSize) || queueSize < 0) throw new InvalidArgumentError(`queueSize must be an integer >= 0, got ${queueSize}`);
+  const workerEntry = options.workerEntry ?? defaultWorkerEntry();
+  const supervisor = new WorkerSupervisor(
+    workerEntry,
+    {
+      model: resolve(options.model),
+      ...(options.tokenizer !== undefined ? { tokenizer: resolve(options.tokenizer) } : {}),
+      ...(options.device !== undefined ? { device: options.device } : {}),
+      ...(options.runtime !== undefined ? { runtime: resolve(options.runtime) } : {}),
+    },
+    { ...DEFAULT_BACKOFF, ...options.restartBackoff },
+    log,
+  );
+  let model: WorkerInfo | undefined;
+  const ctx: ServerContext = {
+    supervisor,
+    queue: new GenerationQueue(queueSize),
+    tracker: new ProgressTracker(),
+    limits,
+    model: () => {
+      if (!model) throw new HttpError(503, 'the model is still loading');
+      return model;
+    },
+    outputDir: resolve(options.outputDir ?? DEFAULT_OUTPUT_DIR),
+    flags: {
+      api: true,
+      nowebui: false,
+      listen: !isLoopback(host),
+      server_name: host,
+      port,
+      api_auth: credentials ? '(set)' : null,
+      ckpt: resolve(options.model),
+      device: options.device ?? null,
+      runtime: options.runtime ?? null,
+      queue_size: queueSize,
+      cors_allow_origins: options.corsOrigin ?? null,
+      outdir_txt2img_samples: resolve(options.outputDir ?? DEFAULT_OUTPUT_DIR),
+    },
+    settings: {},
+    version: packageVersion(),
+    log,
+  };
+
+  const app: FastifyInstance = Fastify({
+    logger: false,
+    bodyLimit: limits.bodyLimit,
+    forceCloseConnections: true,
+    ajv: { customOptions: { allErrors: true } },
+  });
+  app.setErrorHandler(makeErrorHandler(log));
+  app.setNotFoundHandler((_request, reply) => void reply.code(404).send({ detail: 'Not Found' }));
+  if (options.corsOrigin !== undefined) {
+    const origin = options.corsOrigin;
+    app.addHook('onRequest', async (request, reply) => {
+      void reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+      if (request.method === 'OPTIONS') {
+        void reply
+          .header('access-control-allow-methods', 'GET, POST, OPTIONS')
+          .header('access-control-allow-headers', 'authorization, content-type')
+          .code(204)
+          .send();
+      }
+    });
+  }
+  if (credentials) {
+    app.addHook('onRequest', async (request) => {
+      if (request.method === 'OPTIONS' || request.url === '/internal/ping') return;
+      checkBasicAuth(credentials, request.headers.authorization);
+    });
+  }
+  registerPage(app);
+  registerCatalog(app, ctx);
+  registerProgress(app, ctx);
+  registerPngInfo(app);
+  registerTxt2Img(app, ctx);
+
+  let url: string | undefined;
+  return {
+    async listen(): Promise<string> {
+      if (!existsSync(workerEntry)) throw new InvalidArgumentError(`the generation worker ${workerEntry} is not built: run npm run build:ts`);
+      supervisor.start();
+      try {
+        model = await supervisor.ready();
+        await app.listen({ host, port });
+      } catch (err) {
+        await supervisor.close();
+        throw err;
+      }
+      const address = app.server.address();
+      const boundPort = typeof address === 'object' && address ? address.port : port;
+      url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+      if (!isLoopback(host) && !credentials) {
+        log(`sd-mali serve: warning: listening on ${host} without --api-auth: anyone who can reach this machine can use the API and the GPU`);
+      }
+      return url;
+    },
+    async close(): Promise<void> {
+      await supervisor.close();
+      await app.close();
+    },
+    get url() {
+      return url;
+    },
+    get workerPid() {
+      return supervisor.info?.pid;
+    },
+    get workerRestarts() {
+      return supervisor.restarts;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * One txt2img request on the worker: batch_size × n_iter images with seeds seed, seed+1, …
+ * (as A1111 numbers them), progress reported, /interrupt stopping the job and /skip the
+ * image running now.
+ */
+import { AbortError } from '../errors.js';
+import type { SchedulerName } from '../schedulers/index.js';
+import type { ServerContext } from './context.js';
+import type { WorkerImage } from './worker/protocol.js';
+
+export interface JobRequest {
+  prompt: string;
+  negativePrompt: string;
+  steps: number;
+  scheduler: SchedulerName;
+  firstSeed: bigint;
+  count: number;
+  guidanceScale: number | undefined;
+}
+
+export interface JobResult {
+  /** In seed order; a skipped image leaves no entry. */
+  images: { index: number; seed: bigint; image: WorkerImage }[];
+  interrupted: boolean;
+  skipped: number[];
+  jobTimestamp: string;
+}
+
+/** Runs the images of `request`; `signal` (the client went away) interrupts like /interrupt. */
+export async function runJob(ctx: ServerContext, request: JobRequest, signal: AbortSignal): Promise<JobResult> {
+  const job = new AbortController();
+  const stopJob = (): void => job.abort(signal.reason);
+  signal.addEventListener('abort', stopJob, { once: true });
+  let image: AbortController | undefined;
+  ctx.tracker.beginJob(request.count, request.steps, { interrupt: () => job.abort(new Error('interrupted')), skip: () => image?.abort(new Error('skipped')) });
+  const result: JobResult = { images: [], interrupted: false, skipped: [], jobTimestamp: ctx.tracker.state.job_timestamp };
+  try {
+    if (signal.aborted) stopJob();
+    for (let k = 0; k < request.count; k++) {
+      if (job.signal.aborted) {
+        result.interrupted = true;
+        break;
+      }
+      ctx.tracker.beginImage(k);
+      image = new AbortController();
+      const seed = BigInt.asUintN(64, request.firstSeed + BigInt(k));
+      try {
+        const made = await ctx.supervisor.generate(
+          {
+            prompt: request.prompt,
+            negativePrompt: request.negativePrompt,
+            steps: request.steps,
+            scheduler: request.scheduler,
+            seed: String(seed),
+            ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
+          },
+          { signal: AbortSignal.any([job.signal, image.signal]), onStep: (e) => ctx.tracker.step(e) },
+        );
+        result.images.push({ index: k, seed, image: made });
+      } catch (err) {
+        if (!(err instanceof AbortError)) throw err;
+        if (job.signal.aborted) {
+          result.interrupted = true;
+          break;
+        }
+        result.skipped.push(k);
+      }
+    }
+    return result;
+  } finally {
+    signal.removeEventListener('abort', stopJob);
+    ctx.tracker.endJob();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The messages between the server and its generation worker (child_process IPC with
+ * 'advanced' serialization, so byte arrays cross as they are).
+ */
+import type { SchedulerName } from '../../schedulers/index.js';
+
+/** What the worker loads, given on its command line as JSON. */
+export interface WorkerConfig {
+  model: string;
+  tokenizer?: string;
+  device?: string;
+  runtime?: string;
+}
+
+export interface WorkerGenerate {
+  prompt: string;
+  negativePrompt: string;
+  steps: number;
+  scheduler: SchedulerName;
+  /** Decimal, so 64-bit seeds survive. */
+  seed: string;
+  /** Only where the executable does not bake guidance in. */
+  guidanceScale?: number;
+}
+
+export type ToWorker = { type: 'generate'; id: number; request: WorkerGenerate } | { type: 'cancel'; id: number };
+
+/** What the loaded pipeline is. */
+export interface WorkerInfo {
+  pid: number;
+  modelDir: string;
+  device: string;
+  deviceName: string | undefined;
+  runtimePath: string;
+  executable: string;
+  /** Whether the unet applies classifier-free guidance itself (found by the warmup at load). */
+  guidanceBaked: boolean;
+  width: number;
+  height: number;
+  loadMs: number;
+}
+
+export interface WorkerImage {
+  /** The PNG, with the A1111 'parameters' text chunk. */
+  png: Uint8Array;
+  parameters: string;
+  seed: string;
+  width: number;
+  height: number;
+  totalMs: number;
+}
+
+export interface WorkerFailure {
+  name: string;
+  code: string | undefined;
+  message: string;
+  /** A TVM/OpenCL error after which the device cannot be trusted: the worker must be replaced. */
+  poisoned: boolean;
+}
+
+export type FromWorker =
+  | { type: 'ready'; info: WorkerInfo }
+  | { type: 'load-failed'; error: WorkerFailure }
+  | { type: 'step'; id: number; step: number; steps: number; preview?: Uint8Array; previewWidth: number; previewHeight: number }
+  | { type: 'done'; id: number; image: WorkerImage }
+  | { type: 'failed'; id: number; error: WorkerFailure };
