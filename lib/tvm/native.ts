@@ -72,6 +72,20 @@ export interface NativeObject {
   dispose(): void;
 }
 
+/** One record of a shard as the native weight loader takes it (see native/src/weight_loader.h). */
+export interface NativeShardRecord {
+  shape: readonly number[];
+  dtype: string;
+  /** Stored as bfloat16, expanded to float32 on the way in. */
+  bf16: boolean;
+  byteOffset: number;
+  nbytes: number;
+}
+
+export type NativeShardResult =
+  | { arrays: NativeNDArray[]; failure?: undefined }
+  | { arrays?: undefined; failure: 'file' | 'aborted' | 'tvm'; message: string; errno?: number };
+
 export interface NativeRuntime {
   readonly abi: string;
   readonly libraryPath: string;
@@ -82,6 +96,16 @@ export interface NativeRuntime {
   empty(shape: readonly number[], dtype: string, deviceType: number, deviceId: number): NativeNDArray;
   sync(deviceType: number, deviceId: number): void;
   syncAsync(deviceType: number, deviceId: number): Promise<void>;
+  /** Reads, expands and uploads one weight shard on the worker thread. */
+  loadWeightShard(
+    path: string,
+    nbytes: number,
+    records: readonly NativeShardRecord[],
+    deviceType: number,
+    deviceId: number,
+    cancel: Int32Array,
+    nextPath: string | null,
+  ): Promise<NativeShardResult>;
   dispose(): void;
 }
 
@@ -100,6 +124,10 @@ export interface NativeBinding {
   readonly NativeRuntime: Ctor<NativeRuntime>;
   openRuntime(path: string): OpenRuntimeResult;
   setErrorClasses(classes: { TvmError: typeof TvmError; DisposedError: typeof DisposedError }): void;
+  /** The weight loader's bfloat16 expansion, synchronous (tests and the bench's floor). */
+  expandBf16(src: Uint8Array, dst: Uint32Array | Float32Array): void;
+  /** Arrays made by loadWeightShard in this process. */
+  weightLoaderStats(): { arraysAllocated: number };
 }
 
 /** The package root: the nearest folder up from here with binding.gyp. */

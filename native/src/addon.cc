@@ -5,6 +5,7 @@
 #include "handles.h"
 #include "library.h"
 #include "runtime.h"
+#include "weight_loader.h"
 
 namespace sdmali {
 
@@ -165,6 +166,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeRuntime", runtime);
   exports.Set("openRuntime", Napi::Function::New(env, OpenRuntime, "openRuntime"));
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses, "setErrorClasses"));
+  registerWeightLoaderExports(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

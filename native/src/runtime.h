@@ -25,6 +25,7 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
   Napi::Value Empty(const Napi::CallbackInfo& info);
   Napi::Value Sync(const Napi::CallbackInfo& info);
   Napi::Value SyncAsync(const Napi::CallbackInfo& info);
+  Napi::Value LoadWeightShard(const Napi::CallbackInfo& info);  // weight_loader.h
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Core> core_;
