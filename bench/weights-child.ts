@@ -1,0 +1,69 @@
+/**
+ * One measurement of the weight-loading bench, in its own process so that its peak RSS is
+ * its own. Prints one JSON line.
+ *   loader <runtime> <paramsDir> <device>: loadWeights onto the device
+ *   floor <paramsDir>: the shards read with fs alone, then expanded by the addon's plain C loop
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { loadWeights, readWeightIndex } from '../lib/artifacts/index.js';
+import { loadRuntime } from '../lib/tvm/index.js';
+import { nativeBinding } from '../lib/tvm/native.js';
+
+export interface LoaderSample {
+  seconds: number;
+  peakRssBytes: number;
+  rssBeforeBytes: number;
+  longestBlockMs: number;
+}
+
+export interface FloorSample {
+  readSeconds: number;
+  expandSeconds: number;
+}
+
+const [mode, ...args] = process.argv.slice(2);
+
+async function loader(runtimePath: string, paramsDir: string, deviceKind: string): Promise<LoaderSample | { skipped: string }> {
+  const rt = loadRuntime({ library: runtimePath });
+  const device = rt.device(deviceKind);
+  if (!device.exists) return { skipped: `no ${deviceKind} device` };
+  const index = await readWeightIndex(paramsDir);
+  // Start the device (PoCL compiles nothing for copies, but opens its driver) outside the timing.
+  rt.empty([1], 'float32', device).dispose();
+  const rssBeforeBytes = process.memoryUsage().rss;
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  const t = performance.now();
+  const weights = await loadWeights(rt, device, index);
+  const seconds = (performance.now() - t) / 1000;
+  histogram.disable();
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  for (const list of weights.values()) for (const w of list) w.dispose();
+  return { seconds, peakRssBytes, rssBeforeBytes, longestBlockMs: histogram.max / 1e6 };
+}
+
+async function floor(paramsDir: string): Promise<FloorSample> {
+  const index = await readWeightIndex(paramsDir);
+  const largest = Math.max(...index.shards.map((s) => s.nbytes));
+  const buf = Buffer.allocUnsafe(largest);
+  const out = new Uint32Array(largest / 2);
+  const { expandBf16 } = nativeBinding();
+  let readSeconds = 0;
+  let expandSeconds = 0;
+  for (const shard of index.shards) {
+    let t = performance.now();
+    const fd = openSync(join(index.dir, shard.dataPath), 'r');
+    for (let off = 0; off < shard.nbytes; ) off += readSync(fd, buf, off, shard.nbytes - off, off);
+    closeSync(fd);
+    readSeconds += (performance.now() - t) / 1000;
+    t = performance.now();
+    expandBf16(buf.subarray(0, shard.nbytes), out.subarray(0, shard.nbytes / 2));
+    expandSeconds += (performance.now() - t) / 1000;
+  }
+  return { readSeconds, expandSeconds };
+}
+
+const result = mode === 'loader' ? await loader(args[0]!, args[1]!, args[2]!) : mode === 'floor' ? await floor(args[0]!) : { skipped: `unknown mode ${mode}` };
+console.log(JSON.stringify(result));

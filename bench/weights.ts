@@ -1,0 +1,139 @@
+/**
+ * Weight loading at SD 1.5's real size: loadWeights onto cpu and opencl beside this
+ * machine's floor (shards read with fs alone + the addon's plain C expansion loop) and the
+ * numpy path, each in a child process of its own (clean peak RSS), best of `runs`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sd15WeightDir, type WeightDir } from './sd15-weight-dir.js';
+import type { FloorSample, LoaderSample } from './weights-child.js';
+
+export interface WeightRow {
+  path: string;
+  seconds: number;
+  gbPerSecond: number;
+  peakRssMiB: number | undefined;
+  /** Peak RSS minus the weights' device bytes (the goal on cpu: <= 128 MiB). */
+  rssOverDeviceMiB: number | undefined;
+  longestBlockMs: number | undefined;
+  timesFloor: number;
+}
+
+export interface WeightBench {
+  dir: Omit<WeightDir, 'paramsDir'>;
+  runs: number;
+  floor: FloorSample & { seconds: number };
+  rows: WeightRow[];
+  skipped: string[];
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const MiB = 2 ** 20;
+
+function child<T>(args: string[]): T | { skipped: string } {
+  const r = spawnSync(process.execPath, ['--expose-gc', join(here, 'weights-child.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) return { skipped: `child failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' / ')}` };
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as T;
+}
+
+function hasNumpy(): string {
+  try {
+    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
+    return '';
+  } catch {
+    return 'python3 with numpy is not available';
+  }
+}
+
+function best<T extends { seconds: number }>(samples: T[]): T {
+  return samples.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+}
+
+export async function benchWeights(sharedDir: string, runtimePath: string, root: string, runs = 2): Promise<WeightBench | string> {
+  const dir = sd15WeightDir(join(sharedDir, 'realscale', 'sd15-weight-layout.json'), (l) => console.log(l));
+  if (typeof dir === 'string') return dir;
+  const skipped: string[] = [];
+  const floors: Array<FloorSample & { seconds: number }> = [];
+  // The first pass also brings the shards into the page cache for everyone after it.
+  for (let i = 0; i <= runs; i++) {
+    const f = child<FloorSample>(['floor', dir.paramsDir]);
+    if ('skipped' in f) return `floor: ${f.skipped}`;
+    if (i > 0) floors.push({ ...f, seconds: f.readSeconds + f.expandSeconds });
+  }
+  const floor = best(floors);
+  const rows: WeightRow[] = [];
+  const row = (path: string, samples: Array<{ seconds: number; peakRssBytes?: number; longestBlockMs?: number }>): WeightRow => {
+    const b = best(samples);
+    const peak = samples.some((s) => s.peakRssBytes === undefined) ? undefined : Math.max(...samples.map((s) => s.peakRssBytes!));
+    const block = samples.some((s) => s.longestBlockMs === undefined) ? undefined : Math.max(...samples.map((s) => s.longestBlockMs!));
+    return {
+      path,
+      seconds: b.seconds,
+      gbPerSecond: dir.storedBytes / 1e9 / b.seconds,
+      peakRssMiB: peak === undefined ? undefined : peak / MiB,
+      rssOverDeviceMiB: peak === undefined ? undefined : (peak - dir.deviceBytes) / MiB,
+      longestBlockMs: block,
+      timesFloor: b.seconds / floor.seconds,
+    };
+  };
+  rows.push(row('floor: fs read + C expand', [floor]));
+  const numpyMissing = hasNumpy();
+  if (numpyMissing) skipped.push(`numpy path: ${numpyMissing}`);
+  else {
+    const samples: Array<{ seconds: number; peakRssBytes: number }> = [];
+    for (let i = 0; i < runs; i++) {
+      const r = spawnSync('python3', [join(root, 'bench', 'numpy-load.py'), dir.paramsDir], { encoding: 'utf8' });
+      if (r.status !== 0) {
+        skipped.push(`numpy path failed: ${r.stderr.trim().split('\n').at(-1)}`);
+        break;
+      }
+      samples.push(JSON.parse(r.stdout.trim()) as { seconds: number; peakRssBytes: number });
+    }
+    if (samples.length === runs) rows.push(row('numpy (cpu)', samples));
+  }
+  for (const device of ['cpu', 'opencl']) {
+    const samples: LoaderSample[] = [];
+    for (let i = 0; i < runs; i++) {
+      const s = child<LoaderSample>(['loader', runtimePath, dir.paramsDir, device]);
+      if ('skipped' in s) {
+        skipped.push(`loadWeights on ${device}: ${s.skipped}`);
+        break;
+      }
+      samples.push(s);
+    }
+    if (samples.length === runs) rows.push(row(`loadWeights (${device})`, samples));
+  }
+  const { paramsDir: _omit, ...described } = dir;
+  return { dir: described, runs, floor, rows, skipped };
+}
+
+export function printWeights(b: WeightBench): void {
+  const d = b.dir;
+  console.log(
+    `\nWeight loading, SD 1.5 layout (${d.records} records, ${d.shards} shards, ${(d.storedBytes / 2 ** 30).toFixed(2)} GiB bf16 stored, ` +
+      `${(d.deviceBytes / 2 ** 30).toFixed(2)} GiB float32 on the device; page cache warm; best of ${b.runs})`,
+  );
+  console.log(
+    `floor = fs read ${b.floor.readSeconds.toFixed(2)} s + C expansion ${b.floor.expandSeconds.toFixed(2)} s (into a reused buffer) = ${b.floor.seconds.toFixed(2)} s`,
+  );
+  const opt = (n: number | undefined, digits: number): string => (n === undefined ? '–' : n.toFixed(digits));
+  const numpy = b.rows.find((r) => r.path.startsWith('numpy'));
+  const header = ['path', 'seconds', 'GB/s stored', 'peak RSS MiB', 'RSS - device MiB', 'longest block ms', 'x floor', 'x numpy'];
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`| ${header.map(() => '---').join(' | ')} |`);
+  for (const r of b.rows) {
+    const cells = [
+      r.path,
+      r.seconds.toFixed(2),
+      r.gbPerSecond.toFixed(2),
+      opt(r.peakRssMiB, 0),
+      opt(r.rssOverDeviceMiB, 0),
+      opt(r.longestBlockMs, 1),
+      r.timesFloor.toFixed(2),
+      numpy ? (r.seconds / numpy.seconds).toFixed(2) : '–',
+    ];
+    console.log(`| ${cells.join(' | ')} |`);
+  }
+  for (const s of b.skipped) console.log(`(${s})`);
+}
