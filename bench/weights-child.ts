@@ -16,6 +16,10 @@ export interface LoaderSample {
   peakRssBytes: number;
   rssBeforeBytes: number;
   longestBlockMs: number;
+  /** The same histogram over one idle second just before the load: what this machine's scheduler alone costs. */
+  idleLongestBlockMs: number;
+  /** Time the event loop was busy (not waiting) during the load, all of it. */
+  eventLoopBusyMs: number;
 }
 
 export interface FloorSample {
@@ -33,15 +37,21 @@ async function loader(runtimePath: string, paramsDir: string, deviceKind: string
   // Start the device (PoCL compiles nothing for copies, but opens its driver) outside the timing.
   rt.empty([1], 'float32', device).dispose();
   const rssBeforeBytes = process.memoryUsage().rss;
+  const idle = monitorEventLoopDelay({ resolution: 1 });
+  idle.enable();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  idle.disable();
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
+  const elu = performance.eventLoopUtilization();
   const t = performance.now();
   const weights = await loadWeights(rt, device, index);
   const seconds = (performance.now() - t) / 1000;
+  const busy = performance.eventLoopUtilization(elu);
   histogram.disable();
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   for (const list of weights.values()) for (const w of list) w.dispose();
-  return { seconds, peakRssBytes, rssBeforeBytes, longestBlockMs: histogram.max / 1e6 };
+  return { seconds, peakRssBytes, rssBeforeBytes, longestBlockMs: histogram.max / 1e6, idleLongestBlockMs: idle.max / 1e6, eventLoopBusyMs: busy.active };
 }
 
 async function floor(paramsDir: string): Promise<FloorSample> {

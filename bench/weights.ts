@@ -17,6 +17,9 @@ export interface WeightRow {
   /** Peak RSS minus the weights' device bytes (the goal on cpu: <= 128 MiB). */
   rssOverDeviceMiB: number | undefined;
   longestBlockMs: number | undefined;
+  /** The longest block over an idle second in the same process: the scheduler's share. */
+  idleLongestBlockMs: number | undefined;
+  eventLoopBusyMs: number | undefined;
   timesFloor: number;
 }
 
@@ -63,17 +66,21 @@ export async function benchWeights(sharedDir: string, runtimePath: string, root:
   }
   const floor = best(floors);
   const rows: WeightRow[] = [];
-  const row = (path: string, samples: Array<{ seconds: number; peakRssBytes?: number; longestBlockMs?: number }>): WeightRow => {
+  type Sample = { seconds: number; peakRssBytes?: number; longestBlockMs?: number; idleLongestBlockMs?: number; eventLoopBusyMs?: number };
+  const worst = (samples: Sample[], key: 'longestBlockMs' | 'idleLongestBlockMs' | 'eventLoopBusyMs'): number | undefined =>
+    samples.some((s) => s[key] === undefined) ? undefined : Math.max(...samples.map((s) => s[key]!));
+  const row = (path: string, samples: Sample[]): WeightRow => {
     const b = best(samples);
     const peak = samples.some((s) => s.peakRssBytes === undefined) ? undefined : Math.max(...samples.map((s) => s.peakRssBytes!));
-    const block = samples.some((s) => s.longestBlockMs === undefined) ? undefined : Math.max(...samples.map((s) => s.longestBlockMs!));
     return {
       path,
       seconds: b.seconds,
       gbPerSecond: dir.storedBytes / 1e9 / b.seconds,
       peakRssMiB: peak === undefined ? undefined : peak / MiB,
       rssOverDeviceMiB: peak === undefined ? undefined : (peak - dir.deviceBytes) / MiB,
-      longestBlockMs: block,
+      longestBlockMs: worst(samples, 'longestBlockMs'),
+      idleLongestBlockMs: worst(samples, 'idleLongestBlockMs'),
+      eventLoopBusyMs: worst(samples, 'eventLoopBusyMs'),
       timesFloor: b.seconds / floor.seconds,
     };
   };
@@ -119,7 +126,7 @@ export function printWeights(b: WeightBench): void {
   );
   const opt = (n: number | undefined, digits: number): string => (n === undefined ? '–' : n.toFixed(digits));
   const numpy = b.rows.find((r) => r.path.startsWith('numpy'));
-  const header = ['path', 'seconds', 'GB/s stored', 'peak RSS MiB', 'RSS - device MiB', 'longest block ms', 'x floor', 'x numpy'];
+  const header = ['path', 'seconds', 'GB/s stored', 'peak RSS MiB', 'RSS - device MiB', 'longest block ms (idle)', 'loop busy ms', 'x floor', 'x numpy'];
   console.log(`| ${header.join(' | ')} |`);
   console.log(`| ${header.map(() => '---').join(' | ')} |`);
   for (const r of b.rows) {
@@ -129,11 +136,14 @@ export function printWeights(b: WeightBench): void {
       r.gbPerSecond.toFixed(2),
       opt(r.peakRssMiB, 0),
       opt(r.rssOverDeviceMiB, 0),
-      opt(r.longestBlockMs, 1),
+      r.longestBlockMs === undefined ? '–' : `${r.longestBlockMs.toFixed(1)} (${opt(r.idleLongestBlockMs, 1)})`,
+      opt(r.eventLoopBusyMs, 0),
       r.timesFloor.toFixed(2),
       numpy ? (r.seconds / numpy.seconds).toFixed(2) : '–',
     ];
     console.log(`| ${cells.join(' | ')} |`);
   }
+  console.log('(longest block: worst event-loop delay during the load; in brackets the same over an idle second just before it, which is');
+  console.log(' what a busy machine\'s scheduler costs alone; loop busy: all time the event loop spent working during the load; worst of the runs)');
   for (const s of b.skipped) console.log(`(${s})`);
 }

@@ -113,11 +113,18 @@ void adviseHugePages(void* data, size_t bytes) {
 #endif
 }
 
-// Host staging for devices whose memory the loader cannot write directly: one buffer per
-// shard, as large as its largest record, returned to the OS when the shard is done.
+// Host staging for devices whose memory the loader cannot write directly, as large as the
+// largest record so far. One per worker thread, kept from shard to shard of a load (fresh
+// pages would cost the kernel a zero-fill each time) and returned to the OS after the last
+// shard or a failure.
 class Staging {
  public:
   ~Staging() { release(); }
+  void release() {
+    if (data_ != nullptr) ::munmap(data_, size_);
+    data_ = nullptr;
+    size_ = 0;
+  }
   uint8_t* get(size_t bytes) {
     if (bytes > size_) {
       release();
@@ -131,11 +138,6 @@ class Staging {
   }
 
  private:
-  void release() {
-    if (data_ != nullptr) ::munmap(data_, size_);
-    data_ = nullptr;
-    size_ = 0;
-  }
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };
@@ -183,9 +185,11 @@ bool fillRecord(ShardJob& job, int fd, const RecordPlan& r, uint8_t* dst, std::v
   return true;
 }
 
+thread_local Staging tStaging;  // see Staging: jobs run on their runtime's worker thread
+
 void loadRecords(Core& core, ShardJob& job, int fd) {
   Backend& backend = core.backend();
-  Staging staging;
+  Staging& staging = tStaging;
   std::vector<uint8_t> chunk;
   for (const RecordPlan& r : job.records) {
     if (cancelled(job)) return fail(job, "aborted", "the weight load was aborted");
@@ -245,6 +249,7 @@ Status runShardJob(Core& core, ShardJob& job) {
     job.arrays.clear();
     job.infos.clear();
   }
+  if (job.failure || job.nextPath.empty()) tStaging.release();
   return {};
 }
 

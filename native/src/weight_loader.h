@@ -17,8 +17,10 @@ namespace sdmali {
 // `records`: [{ shape, dtype, bf16, byteOffset, nbytes }] in file order, already checked by
 // the index parser (checked again here: bad input from JavaScript never reaches memory).
 // `cancel`: an Int32Array whose element 0 JavaScript sets (Atomics.store) to stop between
-// records. `nextPath`: the shard after this one, read ahead into the page cache meanwhile.
-// On any failure every array this call made is freed before the Promise settles.
+// records. `nextPath`: the shard after this one, read ahead into the page cache meanwhile;
+// null for the last shard, after which the staging buffer (non-CPU devices) is freed.
+// On any failure every array this call made, and the staging buffer, are freed before the
+// Promise settles.
 Napi::Value loadWeightShard(const Napi::CallbackInfo& info, const std::shared_ptr<Core>& core);
 
 // Module-level functions for tests and the bench: expandBf16(src: Uint8Array,
