@@ -98,6 +98,8 @@ describe.skipIf(!runtimeInfo.available)(titled('native weight loader', runtimeIn
       const f16 = new Uint16Array([0x3c00, 0xc000, 0x7bff]);
       const u8 = new Uint8Array([7, 8, 9]);
       const i32 = new Int32Array([7, -8]);
+      const bigBf16 = randomBytes(2 * 2049 * 2048);
+      const bigF32 = randomBytes(4 * 1025 * 2048);
       const dir = writeParams([
         [
           { shape: [3], dtype: 'uint8', format: 'raw', bytes: u8 },
@@ -107,6 +109,11 @@ describe.skipIf(!runtimeInfo.available)(titled('native weight loader', runtimeIn
         [
           { shape: [2, 2], dtype: 'float32', format: 'raw', bytes: new Uint8Array(f32.buffer) },
           { shape: [2], dtype: 'int32', format: 'raw', bytes: new Uint8Array(i32.buffer) },
+          // Large enough to be split over threads (parts of 4 MiB stored), at odd offsets.
+          { shape: [3], dtype: 'uint8', format: 'raw', bytes: u8 },
+          { shape: [2049, 2048], dtype: 'float32', format: 'f32-to-bf16', bytes: bigBf16 },
+          { shape: [3], dtype: 'uint8', format: 'raw', bytes: u8 },
+          { shape: [1025, 2048], dtype: 'float32', format: 'raw', bytes: bigF32 },
         ],
       ]);
       const weights = await loadWeights(rt, rt.device(kind), await readWeightIndex(dir));
@@ -119,6 +126,11 @@ describe.skipIf(!runtimeInfo.available)(titled('native weight loader', runtimeIn
       expect(c!.toTypedArray()).toEqual(f16);
       expect(d!.toTypedArray()).toEqual(f32);
       expect(e!.toTypedArray()).toEqual(i32);
+      const [, , , , , , g, , i] = weights.get('unet')!;
+      const sameBytes = (a: ArrayBufferView, b: ArrayBufferView): boolean =>
+        Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+      expect(sameBytes(g!.toFloat32Array(), expandBf16(bigBf16))).toBe(true);
+      expect(sameBytes(i!.toFloat32Array(), bigF32)).toBe(true);
       disposeAll(weights);
     });
   }

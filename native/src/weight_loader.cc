@@ -115,11 +115,14 @@ void adviseHugePages(void* data, size_t bytes) {
 
 // Host staging for devices whose memory the loader cannot write directly, as large as the
 // largest record so far. One per worker thread, kept from shard to shard of a load (fresh
-// pages would cost the kernel a zero-fill each time) and returned to the OS after the last
-// shard or a failure.
+// pages cost the kernel a zero-fill each time) while it is at most kKeepStagingBytes, so
+// one huge record does not stay resident for the rest of the load; returned to the OS
+// after the last shard or a failure.
 class Staging {
  public:
+  static constexpr size_t kKeepStagingBytes = size_t{64} << 20;
   ~Staging() { release(); }
+  size_t size() const { return size_; }
   void release() {
     if (data_ != nullptr) ::munmap(data_, size_);
     data_ = nullptr;
@@ -149,20 +152,19 @@ void fail(ShardJob& job, std::string kind, std::string message, int err = 0) {
 }
 
 // Reads exactly `bytes` at `offset`; a short file is reported, never padded.
-bool readAt(ShardJob& job, int fd, uint64_t offset, uint8_t* dst, size_t bytes) {
+bool readAt(int fd, uint64_t offset, uint8_t* dst, size_t bytes, uint64_t fileBytes, std::optional<Failure>* failure) {
   size_t done = 0;
   while (done < bytes) {
     size_t want = std::min<size_t>(bytes - done, size_t{1} << 30);
     ssize_t got = ::pread(fd, dst + done, want, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
-      fail(job, "file", std::string("weight shard cannot be read (") + std::strerror(errno) + ")", errno);
+      *failure = Failure{"file", std::string("weight shard cannot be read (") + std::strerror(errno) + ")", errno};
       return false;
     }
     if (got == 0) {
-      fail(job, "file",
-           "weight shard ended after " + std::to_string(offset + done) + " of " + std::to_string(job.nbytes) +
-               " bytes: the file was truncated while it was read");
+      *failure = Failure{"file", "weight shard ended after " + std::to_string(offset + done) + " of " +
+                                     std::to_string(fileBytes) + " bytes: the file was truncated while it was read"};
       return false;
     }
     done += static_cast<size_t>(got);
@@ -170,27 +172,73 @@ bool readAt(ShardJob& job, int fd, uint64_t offset, uint8_t* dst, size_t bytes) 
   return true;
 }
 
-// Fills `dst` (the record's arrayBytes) from the shard: raw records byte for byte, bf16
-// records a chunk at a time through `chunk`.
-bool fillRecord(ShardJob& job, int fd, const RecordPlan& r, uint8_t* dst, std::vector<uint8_t>& chunk) {
-  if (!r.bf16) return readAt(job, fd, r.byteOffset, dst, r.storedBytes);
+// Fills the part of a record's array that stored bytes [from, to) of the record become:
+// raw bytes straight in, bfloat16 a chunk at a time through `chunk`.
+bool fillPart(int fd, uint64_t fileBytes, const RecordPlan& r, uint8_t* dst, uint64_t from, uint64_t to,
+              std::vector<uint8_t>& chunk, std::optional<Failure>* failure) {
+  if (!r.bf16) return readAt(fd, r.byteOffset + from, dst + from, to - from, fileBytes, failure);
   if (chunk.empty()) chunk.resize(kChunkBytes);
   auto* out = reinterpret_cast<uint32_t*>(dst);
-  for (uint64_t done = 0; done < r.storedBytes;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, r.storedBytes - done));
-    if (!readAt(job, fd, r.byteOffset + done, chunk.data(), n)) return false;
+  for (uint64_t done = from; done < to;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kChunkBytes, to - done));
+    if (!readAt(fd, r.byteOffset + done, chunk.data(), n, fileBytes, failure)) return false;
     expandBf16(chunk.data(), out + done / 2, n / 2);
     done += n;
   }
   return true;
 }
 
+// Large records are split over a few threads: reading from the page cache, expanding and
+// the kernel's first touch of fresh device pages all scale with cores. Each thread has its
+// own chunk buffer, kept for the whole shard.
+class RecordFiller {
+ public:
+  RecordFiller(int fd, uint64_t fileBytes)
+      : fd_(fd), fileBytes_(fileBytes), threads_(std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, kMaxThreads)),
+        chunks_(threads_) {}
+
+  bool fill(const RecordPlan& r, uint8_t* dst, std::optional<Failure>* failure) {
+    size_t parts = std::min<uint64_t>(threads_, std::max<uint64_t>(1, r.storedBytes / kMinPartBytes));
+    if (parts == 1) return fillPart(fd_, fileBytes_, r, dst, 0, r.storedBytes, chunks_[0], failure);
+    // Part boundaries on kChunkBytes multiples: even, so no bfloat16 is split.
+    uint64_t step = (r.storedBytes / parts + kChunkBytes - 1) / kChunkBytes * kChunkBytes;
+    std::vector<std::optional<Failure>> failures(parts);
+    std::vector<std::thread> helpers;
+    for (size_t p = 1; p < parts; ++p) {
+      uint64_t from = std::min(p * step, r.storedBytes);
+      uint64_t to = std::min(from + step, r.storedBytes);
+      try {
+        helpers.emplace_back([&, p, from, to] { fillPart(fd_, fileBytes_, r, dst, from, to, chunks_[p], &failures[p]); });
+      } catch (const std::system_error&) {
+        fillPart(fd_, fileBytes_, r, dst, from, to, chunks_[p], &failures[p]);  // no thread left: do it here
+      }
+    }
+    fillPart(fd_, fileBytes_, r, dst, 0, std::min(step, r.storedBytes), chunks_[0], &failures[0]);
+    for (std::thread& t : helpers) t.join();
+    for (auto& f : failures) {
+      if (f) {
+        *failure = std::move(f);
+        return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  static constexpr unsigned kMaxThreads = 4;
+  static constexpr uint64_t kMinPartBytes = uint64_t{4} << 20;
+  int fd_;
+  uint64_t fileBytes_;
+  unsigned threads_;
+  std::vector<std::vector<uint8_t>> chunks_;
+};
+
 thread_local Staging tStaging;  // see Staging: jobs run on their runtime's worker thread
 
 void loadRecords(Core& core, ShardJob& job, int fd) {
   Backend& backend = core.backend();
   Staging& staging = tStaging;
-  std::vector<uint8_t> chunk;
+  RecordFiller filler(fd, job.nbytes);
   for (const RecordPlan& r : job.records) {
     if (cancelled(job)) return fail(job, "aborted", "the weight load was aborted");
     RawHandle handle{HandleKind::NDArray, nullptr};
@@ -214,7 +262,7 @@ void loadRecords(Core& core, ShardJob& job, int fd) {
       dst = staging.get(r.arrayBytes);
       if (dst == nullptr) return fail(job, "tvm", "no host memory for a " + std::to_string(r.arrayBytes) + "-byte staging buffer");
     }
-    if (!fillRecord(job, fd, r, dst, chunk)) return;
+    if (!filler.fill(r, dst, &job.failure)) return;
     if (host == nullptr) {
       if (Status err = backend.copyFromBytes(handle.ptr, dst, r.arrayBytes)) return fail(job, "tvm", *err);
     }
@@ -249,7 +297,7 @@ Status runShardJob(Core& core, ShardJob& job) {
     job.arrays.clear();
     job.infos.clear();
   }
-  if (job.failure || job.nextPath.empty()) tStaging.release();
+  if (job.failure || job.nextPath.empty() || tStaging.size() > Staging::kKeepStagingBytes) tStaging.release();
   return {};
 }
 
