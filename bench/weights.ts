@@ -19,7 +19,9 @@ export interface WeightRow {
   longestBlockMs: number | undefined;
   /** The longest block over an idle second in the same process: the scheduler's share. */
   idleLongestBlockMs: number | undefined;
-  eventLoopBusyMs: number | undefined;
+  mainThreadCpuMs: number | undefined;
+  longestGcMs: number | undefined;
+  gcCount: number | undefined;
   timesFloor: number;
 }
 
@@ -53,7 +55,7 @@ function best<T extends { seconds: number }>(samples: T[]): T {
   return samples.reduce((a, b) => (b.seconds < a.seconds ? b : a));
 }
 
-export async function benchWeights(sharedDir: string, runtimePath: string, root: string, runs = 2): Promise<WeightBench | string> {
+export async function benchWeights(sharedDir: string, runtimePath: string, root: string, runs = 3): Promise<WeightBench | string> {
   const dir = sd15WeightDir(join(sharedDir, 'realscale', 'sd15-weight-layout.json'), (l) => console.log(l));
   if (typeof dir === 'string') return dir;
   const skipped: string[] = [];
@@ -66,8 +68,16 @@ export async function benchWeights(sharedDir: string, runtimePath: string, root:
   }
   const floor = best(floors);
   const rows: WeightRow[] = [];
-  type Sample = { seconds: number; peakRssBytes?: number; longestBlockMs?: number; idleLongestBlockMs?: number; eventLoopBusyMs?: number };
-  const worst = (samples: Sample[], key: 'longestBlockMs' | 'idleLongestBlockMs' | 'eventLoopBusyMs'): number | undefined =>
+  type Sample = {
+    seconds: number;
+    peakRssBytes?: number;
+    longestBlockMs?: number;
+    idleLongestBlockMs?: number;
+    mainThreadCpuMs?: number | undefined;
+    longestGcMs?: number;
+    gcCount?: number;
+  };
+  const worst = (samples: Sample[], key: 'longestBlockMs' | 'idleLongestBlockMs' | 'mainThreadCpuMs' | 'longestGcMs' | 'gcCount'): number | undefined =>
     samples.some((s) => s[key] === undefined) ? undefined : Math.max(...samples.map((s) => s[key]!));
   const row = (path: string, samples: Sample[]): WeightRow => {
     const b = best(samples);
@@ -80,37 +90,34 @@ export async function benchWeights(sharedDir: string, runtimePath: string, root:
       rssOverDeviceMiB: peak === undefined ? undefined : (peak - dir.deviceBytes) / MiB,
       longestBlockMs: worst(samples, 'longestBlockMs'),
       idleLongestBlockMs: worst(samples, 'idleLongestBlockMs'),
-      eventLoopBusyMs: worst(samples, 'eventLoopBusyMs'),
+      mainThreadCpuMs: worst(samples, 'mainThreadCpuMs'),
+      longestGcMs: worst(samples, 'longestGcMs'),
+      gcCount: worst(samples, 'gcCount'),
       timesFloor: b.seconds / floor.seconds,
     };
   };
   rows.push(row('floor: fs read + C expand', [floor]));
+  // Rounds interleave the paths, so that on a shared machine each round compares them
+  // under the same load; every path keeps its best round.
   const numpyMissing = hasNumpy();
   if (numpyMissing) skipped.push(`numpy path: ${numpyMissing}`);
-  else {
-    const samples: Array<{ seconds: number; peakRssBytes: number }> = [];
-    for (let i = 0; i < runs; i++) {
+  const numpy: Array<{ seconds: number; peakRssBytes: number }> = [];
+  const loaders: Record<string, LoaderSample[]> = { cpu: [], opencl: [] };
+  for (let i = 0; i < runs; i++) {
+    if (!numpyMissing && numpy.length === i) {
       const r = spawnSync('python3', [join(root, 'bench', 'numpy-load.py'), dir.paramsDir], { encoding: 'utf8' });
-      if (r.status !== 0) {
-        skipped.push(`numpy path failed: ${r.stderr.trim().split('\n').at(-1)}`);
-        break;
-      }
-      samples.push(JSON.parse(r.stdout.trim()) as { seconds: number; peakRssBytes: number });
+      if (r.status === 0) numpy.push(JSON.parse(r.stdout.trim()) as { seconds: number; peakRssBytes: number });
+      else skipped.push(`numpy path failed: ${r.stderr.trim().split('\n').at(-1)}`);
     }
-    if (samples.length === runs) rows.push(row('numpy (cpu)', samples));
-  }
-  for (const device of ['cpu', 'opencl']) {
-    const samples: LoaderSample[] = [];
-    for (let i = 0; i < runs; i++) {
+    for (const [device, samples] of Object.entries(loaders)) {
+      if (samples.length !== i) continue; // skipped earlier
       const s = child<LoaderSample>(['loader', runtimePath, dir.paramsDir, device]);
-      if ('skipped' in s) {
-        skipped.push(`loadWeights on ${device}: ${s.skipped}`);
-        break;
-      }
-      samples.push(s);
+      if ('skipped' in s) skipped.push(`loadWeights on ${device}: ${s.skipped}`);
+      else samples.push(s);
     }
-    if (samples.length === runs) rows.push(row(`loadWeights (${device})`, samples));
   }
+  if (numpy.length === runs) rows.push(row('numpy (cpu)', numpy));
+  for (const [device, samples] of Object.entries(loaders)) if (samples.length === runs) rows.push(row(`loadWeights (${device})`, samples));
   const { paramsDir: _omit, ...described } = dir;
   return { dir: described, runs, floor, rows, skipped };
 }
@@ -119,14 +126,14 @@ export function printWeights(b: WeightBench): void {
   const d = b.dir;
   console.log(
     `\nWeight loading, SD 1.5 layout (${d.records} records, ${d.shards} shards, ${(d.storedBytes / 2 ** 30).toFixed(2)} GiB bf16 stored, ` +
-      `${(d.deviceBytes / 2 ** 30).toFixed(2)} GiB float32 on the device; page cache warm; best of ${b.runs})`,
+      `${(d.deviceBytes / 2 ** 30).toFixed(2)} GiB float32 on the device; page cache warm; best of ${b.runs} interleaved rounds)`,
   );
   console.log(
     `floor = fs read ${b.floor.readSeconds.toFixed(2)} s + C expansion ${b.floor.expandSeconds.toFixed(2)} s (into a reused buffer) = ${b.floor.seconds.toFixed(2)} s`,
   );
   const opt = (n: number | undefined, digits: number): string => (n === undefined ? '–' : n.toFixed(digits));
   const numpy = b.rows.find((r) => r.path.startsWith('numpy'));
-  const header = ['path', 'seconds', 'GB/s stored', 'peak RSS MiB', 'RSS - device MiB', 'longest block ms (idle)', 'loop busy ms', 'x floor', 'x numpy'];
+  const header = ['path', 'seconds', 'GB/s stored', 'peak RSS MiB', 'RSS - device MiB', 'longest block ms (idle)', 'longest GC ms (GCs)', 'JS thread CPU ms', 'x floor', 'x numpy'];
   console.log(`| ${header.join(' | ')} |`);
   console.log(`| ${header.map(() => '---').join(' | ')} |`);
   for (const r of b.rows) {
@@ -137,13 +144,16 @@ export function printWeights(b: WeightBench): void {
       opt(r.peakRssMiB, 0),
       opt(r.rssOverDeviceMiB, 0),
       r.longestBlockMs === undefined ? '–' : `${r.longestBlockMs.toFixed(1)} (${opt(r.idleLongestBlockMs, 1)})`,
-      opt(r.eventLoopBusyMs, 0),
+      r.longestGcMs === undefined ? '–' : `${r.longestGcMs.toFixed(1)} (${opt(r.gcCount, 0)})`,
+      opt(r.mainThreadCpuMs, 0),
       r.timesFloor.toFixed(2),
       numpy ? (r.seconds / numpy.seconds).toFixed(2) : '–',
     ];
     console.log(`| ${cells.join(' | ')} |`);
   }
   console.log('(longest block: worst event-loop delay during the load; in brackets the same over an idle second just before it, which is');
-  console.log(' what a busy machine\'s scheduler costs alone; loop busy: all time the event loop spent working during the load; worst of the runs)');
+  console.log(' what a busy machine\'s scheduler costs alone; GC: V8\'s collections during the load, which the arrays\' external-memory');
+  console.log(' reports trigger; JS thread CPU: all CPU time the JavaScript thread used during the load, the 5 ms event-loop monitor');
+  console.log(' included; worst of the runs)');
   for (const s of b.skipped) console.log(`(${s})`);
 }

@@ -159,7 +159,8 @@ bool readAt(int fd, uint64_t offset, uint8_t* dst, size_t bytes, uint64_t fileBy
     ssize_t got = ::pread(fd, dst + done, want, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
-      *failure = Failure{"file", std::string("weight shard cannot be read (") + std::strerror(errno) + ")", errno};
+      int err = errno;
+      *failure = Failure{"file", std::string("weight shard cannot be read (") + std::strerror(err) + ")", err};
       return false;
     }
     if (got == 0) {
@@ -239,6 +240,9 @@ void loadRecords(Core& core, ShardJob& job, int fd) {
   Backend& backend = core.backend();
   Staging& staging = tStaging;
   RecordFiller filler(fd, job.nbytes);
+  // Room for every handle up front: once made, a handle is always in job.arrays.
+  job.arrays.reserve(job.records.size());
+  job.infos.reserve(job.records.size());
   for (const RecordPlan& r : job.records) {
     if (cancelled(job)) return fail(job, "aborted", "the weight load was aborted");
     RawHandle handle{HandleKind::NDArray, nullptr};
@@ -277,9 +281,11 @@ Status runShardJob(Core& core, ShardJob& job) {
     FileDescriptor file(::open(job.path.c_str(), O_RDONLY | O_CLOEXEC));
     struct stat st {};
     if (file.get() < 0) {
-      fail(job, "file", std::string("weight shard cannot be opened (") + std::strerror(errno) + ")", errno);
+      int err = errno;
+      fail(job, "file", std::string("weight shard cannot be opened (") + std::strerror(err) + ")", err);
     } else if (::fstat(file.get(), &st) != 0) {
-      fail(job, "file", std::string("weight shard cannot be read (") + std::strerror(errno) + ")", errno);
+      int err = errno;
+      fail(job, "file", std::string("weight shard cannot be read (") + std::strerror(err) + ")", err);
     } else if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != job.nbytes) {
       // Checked before any array is made, so a short shard costs nothing to clean up.
       fail(job, "file",
