@@ -60,13 +60,16 @@ export async function benchWeights(sharedDir: string, runtimePath: string, root:
   if (typeof dir === 'string') return dir;
   const skipped: string[] = [];
   const floors: Array<FloorSample & { seconds: number }> = [];
-  // The first pass also brings the shards into the page cache for everyone after it.
-  for (let i = 0; i <= runs; i++) {
+  const measureFloor = (): string | undefined => {
     const f = child<FloorSample>(['floor', dir.paramsDir]);
     if ('skipped' in f) return `floor: ${f.skipped}`;
-    if (i > 0) floors.push({ ...f, seconds: f.readSeconds + f.expandSeconds });
-  }
-  const floor = best(floors);
+    floors.push({ ...f, seconds: f.readSeconds + f.expandSeconds });
+    return undefined;
+  };
+  // A first pass brings the shards into the page cache for everyone after it.
+  const failed = measureFloor();
+  if (failed) return failed;
+  floors.length = 0;
   const rows: WeightRow[] = [];
   type Sample = {
     seconds: number;
@@ -93,17 +96,18 @@ export async function benchWeights(sharedDir: string, runtimePath: string, root:
       mainThreadCpuMs: worst(samples, 'mainThreadCpuMs'),
       longestGcMs: worst(samples, 'longestGcMs'),
       gcCount: worst(samples, 'gcCount'),
-      timesFloor: b.seconds / floor.seconds,
+      timesFloor: b.seconds / best(floors).seconds,
     };
   };
-  rows.push(row('floor: fs read + C expand', [floor]));
-  // Rounds interleave the paths, so that on a shared machine each round compares them
+  // Rounds interleave the paths (the floor too), so that on a shared machine each round compares them
   // under the same load; every path keeps its best round.
   const numpyMissing = hasNumpy();
   if (numpyMissing) skipped.push(`numpy path: ${numpyMissing}`);
   const numpy: Array<{ seconds: number; peakRssBytes: number }> = [];
   const loaders: Record<string, LoaderSample[]> = { cpu: [], opencl: [] };
   for (let i = 0; i < runs; i++) {
+    const floorFailed = measureFloor();
+    if (floorFailed) return floorFailed;
     if (!numpyMissing && numpy.length === i) {
       const r = spawnSync('python3', [join(root, 'bench', 'numpy-load.py'), dir.paramsDir], { encoding: 'utf8' });
       if (r.status === 0) numpy.push(JSON.parse(r.stdout.trim()) as { seconds: number; peakRssBytes: number });
@@ -116,6 +120,8 @@ export async function benchWeights(sharedDir: string, runtimePath: string, root:
       else samples.push(s);
     }
   }
+  const floor = best(floors);
+  rows.push(row('floor: fs read + C expand', [floor]));
   if (numpy.length === runs) rows.push(row('numpy (cpu)', numpy));
   for (const [device, samples] of Object.entries(loaders)) if (samples.length === runs) rows.push(row(`loadWeights (${device})`, samples));
   const { paramsDir: _omit, ...described } = dir;
