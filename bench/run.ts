@@ -13,15 +13,23 @@ import { printPipeline, type PipelineBench } from './pipeline.js';
 import { benchRobustness, printRobustness, type RobustnessBench } from './robustness.js';
 import { benchServer, printServer } from './server.js';
 import { benchWarmStart, printWarmStart, type WarmStartBench } from './warm-start.js';
+import { benchWeights, printWeights } from './weights.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), dirname(fileURLToPath(import.meta.url)).includes('/dist/') ? '../..' : '..');
 const shared = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(root, '..', 'shared'));
 const tokenizerDir = existsSync(join(shared, 'clip-tokenizer')) ? join(shared, 'clip-tokenizer') : undefined;
 
+// `npm run bench -- weights warm-start` runs only the named sections (numerics, pipeline,
+// warm-start, robustness, server, weights).
+const only = new Set(process.argv.slice(2));
+const wanted = (section: string): boolean => only.size === 0 || only.has(section);
+
 const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, platform: `${process.platform}-${process.arch}` };
-const numerics = await benchNumerics(tokenizerDir);
-printTable('Host numerics', numerics);
-results['numerics'] = numerics;
+if (wanted('numerics')) {
+  const numerics = await benchNumerics(tokenizerDir);
+  printTable('Host numerics', numerics);
+  results['numerics'] = numerics;
+}
 
 // Each TVM runtime in a process of its own: v0.20 (legacy ABI) and v0.26 (tvm-ffi) side by
 // side on their own stand-in builds, or only SD_MALI_TVM_RUNTIME's.
@@ -37,7 +45,7 @@ const runtimes = fromEnv
       { label: 'v0.26 tvm-ffi', path: join(shared, 'tvm', 'v0.26.0', 'linux-x64', 'libtvm_runtime.so'), standin: join(shared, 'fixtures', 'standin-tvm0.26') },
     ];
 const pipelineRows: PipelineBench[] = [];
-for (const r of runtimes) {
+for (const r of wanted('pipeline') ? runtimes : []) {
   if (!existsSync(r.path) || !existsSync(r.standin) || !tokenizerDir) {
     console.log(`\n(pipeline ${r.label} skipped: needs ${r.path}, ${r.standin} and the tokenizer)`);
     continue;
@@ -62,7 +70,7 @@ if (pipelineRows.length > 0) {
 
 // Warm start (the OpenCL program cache), per runtime: cold and warm processes side by side.
 const warmStarts: Array<WarmStartBench & { runtime: string }> = [];
-for (const r of runtimes) {
+for (const r of wanted('warm-start') ? runtimes : []) {
   if (!existsSync(r.path) || !existsSync(r.standin)) continue;
   const warm = benchWarmStart(r.standin, r.path, 'opencl');
   if (typeof warm === 'string') {
@@ -73,11 +81,12 @@ for (const r of runtimes) {
   printWarmStart(warm);
   warmStarts.push({ runtime: r.label, ...warm });
 }
-results['warmStart'] = warmStarts;
+if (warmStarts.length > 0) results['warmStart'] = warmStarts;
 
 // Event-loop stalls and long prompts (issue 15), in this process on the first runtime.
 const first = runtimes[0];
-if (first && existsSync(first.path) && existsSync(first.standin) && tokenizerDir) {
+const firstReady = first !== undefined && existsSync(first.path) && existsSync(first.standin) && tokenizerDir !== undefined;
+if (first && firstReady && tokenizerDir && wanted('robustness')) {
   const robustness: RobustnessBench[] = [];
   for (const device of ['cpu', 'opencl']) {
     const row = await benchRobustness(first.standin, first.path, tokenizerDir, device);
@@ -86,10 +95,26 @@ if (first && existsSync(first.path) && existsSync(first.standin) && tokenizerDir
   }
   printRobustness(robustness);
   results['robustness'] = robustness;
+}
+if (first && firstReady && tokenizerDir && wanted('server')) {
   // The server's added latency (issue 12), beside direct generates on the same runtime.
   const server = await benchServer(first.standin, first.path, tokenizerDir);
   printServer(server);
   results['server'] = server;
+}
+
+// SD 1.5-sized weights (issue 11): the loader beside this machine's floor and numpy's path.
+if (wanted('weights')) {
+  if (!first || !existsSync(first.path)) {
+    console.log(`\n(weight loading skipped: needs a TVM runtime${first ? ` at ${first.path}` : ''})`);
+  } else {
+    const weights = await benchWeights(shared, first.path, root);
+    if (typeof weights === 'string') console.log(`\n(weight loading skipped: ${weights})`);
+    else {
+      printWeights(weights);
+      results['weights'] = weights;
+    }
+  }
 }
 
 const out = join(root, 'bench', 'results');

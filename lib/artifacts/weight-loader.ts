@@ -1,17 +1,22 @@
 /**
- * Loads the weights of a model directory onto a device, shard by shard: each shard is
- * read, checked, decoded and copied, then dropped, so peak host memory stays near one
- * shard. On any failure (damaged shard, abort, device error) every array made so far is
- * freed before the error propagates.
+ * Loads the weights of a model directory onto a device, shard by shard. The bytes never
+ * reach JavaScript: for each shard the addon's worker thread reads the file, expands
+ * bfloat16 records to float32 and makes the NDArrays (native/src/weight_loader.cc), while
+ * the kernel reads the next shard into the page cache. This thread only schedules, checks
+ * the AbortSignal and reports progress, so the event loop stays free during a load.
+ * On any failure (damaged shard, abort, device error) every array made so far is freed
+ * before the error propagates.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactError, throwIfAborted } from '../errors.js';
+import { AbortError, ArtifactError, TvmError, throwIfAborted } from '../errors.js';
 import type { Device } from '../tvm/device-handle.js';
-import type { NDArray } from '../tvm/ndarray.js';
+import type { NativeShardRecord, NativeShardResult } from '../tvm/native.js';
+import { NDArray } from '../tvm/ndarray.js';
 import type { TvmRuntime } from '../tvm/runtime.js';
-import type { WeightIndex, WeightRecord } from './weight-index.js';
+import type { WeightIndex, WeightShard } from './weight-index.js';
 
 export interface WeightLoadProgress {
   loadedBytes: number;
@@ -30,7 +35,10 @@ export interface LoadWeightsOptions {
 /** Weights by model name, in parameter order (clip_0 ... clip_N-1). */
 export type ModelWeights = Map<string, NDArray[]>;
 
-/** bfloat16 bits to float32 values: the upper half of each float32. */
+/**
+ * bfloat16 bits to float32 values: the upper half of each float32. The reference the
+ * native expansion is tested against; the loader itself expands natively.
+ */
 export function expandBf16(bytes: Uint8Array): Float32Array {
   const count = bytes.byteLength / 2;
   const out = new Uint32Array(count);
@@ -38,34 +46,39 @@ export function expandBf16(bytes: Uint8Array): Float32Array {
   return new Float32Array(out.buffer);
 }
 
-function recordPayload(record: WeightRecord, shard: Uint8Array): ArrayBufferView {
-  const bytes = shard.subarray(record.byteOffset, record.byteOffset + record.nbytes);
-  if (record.format === 'f32-to-bf16') return expandBf16(bytes);
-  return bytes; // raw: copied byte for byte
+async function verifyShard(path: string, md5sum: string): Promise<void> {
+  const hash = createHash('md5');
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  } catch (err) {
+    throw new ArtifactError(path, `weight shard cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
+  const md5 = hash.digest('hex');
+  if (md5 !== md5sum) throw new ArtifactError(path, `md5 ${md5} differs from the index's ${md5sum}: the shard is damaged`);
 }
 
-async function readShard(path: string, expectedBytes: number): Promise<Buffer> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    throw new ArtifactError(path, `weight shard cannot be opened (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size !== expectedBytes) {
-      throw new ArtifactError(path, `weight shard has ${size} bytes, the index says ${expectedBytes}: the file is truncated or damaged`);
+function errnoName(errno: number): string | undefined {
+  for (const [name, value] of Object.entries(osConstants.errno)) if (value === errno) return name;
+  return undefined;
+}
+
+function nativeRecords(shard: WeightShard): NativeShardRecord[] {
+  return shard.records.map((r) => ({ shape: r.shape, dtype: r.dtype, bf16: r.format === 'f32-to-bf16', byteOffset: r.byteOffset, nbytes: r.nbytes }));
+}
+
+/** Turns a failed shard into the error this module has always thrown for it. */
+function shardError(path: string, result: Extract<NativeShardResult, { failure: string }>, signal: AbortSignal | undefined): Error {
+  switch (result.failure) {
+    case 'aborted':
+      return new AbortError(signal?.reason instanceof Error ? signal.reason.message : 'The operation was aborted', { cause: signal?.reason });
+    case 'tvm':
+      return new TvmError(result.message);
+    case 'file': {
+      // The native message carries strerror's words; name the errno like Node does.
+      const name = result.errno === undefined ? undefined : errnoName(result.errno);
+      const message = name ? result.message.replace(/\(([^()]*)\)$/, `(${name})`) : result.message;
+      return new ArtifactError(path, message);
     }
-    const buffer = Buffer.allocUnsafe(size);
-    let offset = 0;
-    while (offset < size) {
-      const { bytesRead } = await handle.read(buffer, offset, size - offset, offset);
-      if (bytesRead === 0) throw new ArtifactError(path, `weight shard ended after ${offset} of ${size} bytes`);
-      offset += bytesRead;
-    }
-    return buffer;
-  } finally {
-    await handle.close();
   }
 }
 
@@ -75,32 +88,41 @@ export async function loadWeights(
   index: WeightIndex,
   options: LoadWeightsOptions = {},
 ): Promise<ModelWeights> {
+  const { signal } = options;
   const byName = new Map<string, NDArray>();
-  const disposeAll = (): void => {
-    for (const arr of byName.values()) arr.dispose();
-  };
+  // Read by the worker between records; set at once when the signal fires.
+  const cancel = new Int32Array(1);
+  const onAbort = (): void => void Atomics.store(cancel, 0, 1);
+  signal?.addEventListener('abort', onAbort, { once: true });
   let loaded = 0;
   try {
-    for (const shard of index.shards) {
-      throwIfAborted(options.signal);
+    throwIfAborted(signal);
+    for (const [k, shard] of index.shards.entries()) {
       const path = join(index.dir, shard.dataPath);
-      const bytes = await readShard(path, shard.nbytes);
-      throwIfAborted(options.signal);
-      if (options.verifyChecksums && shard.md5sum) {
-        const md5 = createHash('md5').update(bytes).digest('hex');
-        if (md5 !== shard.md5sum) throw new ArtifactError(path, `md5 ${md5} differs from the index's ${shard.md5sum}: the shard is damaged`);
-      }
-      for (const record of shard.records) {
-        // Asynchronous: the event loop must not wait behind another pipeline's model call.
-        byName.set(record.name, await runtime.ndarrayAsync(recordPayload(record, bytes), record.shape, record.dtype, device));
-      }
+      if (options.verifyChecksums && shard.md5sum) await verifyShard(path, shard.md5sum);
+      // An abort since the last shard is seen by the native call before its first record:
+      // it fails with 'aborted' and frees its staging buffer on the way.
+      const next = index.shards[k + 1];
+      const result = await runtime.native.loadWeightShard(
+        path,
+        shard.nbytes,
+        nativeRecords(shard),
+        device.deviceType,
+        device.deviceId,
+        cancel,
+        next ? join(index.dir, next.dataPath) : null,
+      );
+      if (result.failure !== undefined) throw shardError(path, result, signal);
+      result.arrays.forEach((arr, i) => byName.set(shard.records[i]!.name, new NDArray(arr, device)));
       loaded += shard.nbytes;
       options.onProgress?.({ loadedBytes: loaded, totalBytes: index.totalBytes, shard: shard.dataPath });
     }
-    throwIfAborted(options.signal);
+    throwIfAborted(signal);
   } catch (err) {
-    disposeAll();
+    for (const arr of byName.values()) arr.dispose();
     throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   const weights: ModelWeights = new Map();
   for (const [model, count] of Object.entries(index.paramCounts)) {

@@ -76,6 +76,20 @@ export interface NativeObject {
   dispose(): void;
 }
 
+/** One record of a shard as the native weight loader takes it (see native/src/weight_loader.h). */
+export interface NativeShardRecord {
+  shape: readonly number[];
+  dtype: string;
+  /** Stored as bfloat16, expanded to float32 on the way in. */
+  bf16: boolean;
+  byteOffset: number;
+  nbytes: number;
+}
+
+export type NativeShardResult =
+  | { arrays: NativeNDArray[]; failure?: undefined }
+  | { arrays?: undefined; failure: 'file' | 'aborted' | 'tvm'; message: string; errno?: number };
+
 export interface NativeRuntime {
   readonly abi: string;
   /** The ABI library's own version (tvm-ffi: '0.1.13'); '' where it reports none. */
@@ -92,6 +106,16 @@ export interface NativeRuntime {
   loadModuleAsync(path: string, format?: string): Promise<NativeModule>;
   getGlobalAsync(name: string): Promise<NativePackedFunction | null>;
   emptyAsync(shape: readonly number[], dtype: string, deviceType: number, deviceId: number): Promise<NativeNDArray>;
+  /** Reads, expands and uploads one weight shard on the worker thread. */
+  loadWeightShard(
+    path: string,
+    nbytes: number,
+    records: readonly NativeShardRecord[],
+    deviceType: number,
+    deviceId: number,
+    cancel: Int32Array,
+    nextPath: string | null,
+  ): Promise<NativeShardResult>;
   dispose(): void;
 }
 
@@ -159,6 +183,10 @@ export interface NativeBinding {
   flushOpenClCache(): Promise<number>;
   probeOpenClPlatforms(loader: string): Promise<OpenClPlatformsProbe>;
   setErrorClasses(classes: { TvmError: typeof TvmError; DisposedError: typeof DisposedError }): void;
+  /** The weight loader's bfloat16 expansion, synchronous (tests and the bench's floor). */
+  expandBf16(src: Uint8Array, dst: Uint32Array | Float32Array): void;
+  /** Arrays made by loadWeightShard in this process. */
+  weightLoaderStats(): { arraysAllocated: number };
 }
 
 /** The package root: the nearest folder up from here with binding.gyp. */

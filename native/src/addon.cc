@@ -5,6 +5,7 @@
 #include "handles.h"
 #include "library.h"
 #include "runtime.h"
+#include "weight_loader.h"
 
 namespace sdmali {
 
@@ -173,6 +174,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses, "setErrorClasses"));
   registerSystemProbes(env, exports);
   registerOpenClForwarder(env, exports);
+  registerWeightLoaderExports(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -97,6 +97,13 @@ class Backend {
                             RawHandle* out, ArrayInfo* info) = 0;
   virtual Status copyFromBytes(void* array, const void* data, size_t nbytes) = 0;
   virtual Status copyToBytes(void* array, void* data, size_t nbytes) = 0;
+  // The address of an array's first byte when its memory is plain host memory (the CPU
+  // device), so the weight loader can write weights in place instead of staging a copy.
+  // Optional: *out = nullptr (the default) means "use copyFromBytes".
+  virtual Status hostData(void* array, void** out) {
+    *out = nullptr;
+    return {};
+  }
   virtual Status synchronize(DeviceId device) = 0;
   virtual Status objectTypeKey(void* object, std::string* out) = 0;
   virtual Status moduleTypeKey(void* module, std::string* out) = 0;

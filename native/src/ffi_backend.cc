@@ -229,6 +229,14 @@ class FfiBackend final : public Backend {
     return err;
   }
 
+  // A Tensor's DLTensor sits after its object header; CPU memory can be written in place
+  // (the weight loader then needs no staging copy).
+  Status hostData(void* array, void** out) override {
+    const DLTensor* t = cellOf<DLTensor>(array);
+    *out = t->device.device_type == 1 /* kDLCPU */ ? static_cast<char*>(t->data) + t->byte_offset : nullptr;
+    return {};
+  }
+
   Status copyToBytes(void* array, void* data, size_t nbytes) override {
     TVMFFIAny args[3] = {ofObject(array), ofPtr(data), ofInt(static_cast<int64_t>(nbytes))};
     TVMFFIAny rv = none();

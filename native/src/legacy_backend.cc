@@ -109,6 +109,12 @@ class LegacyBackend final : public Backend {
     return {};
   }
 
+  Status hostData(void* array, void** out) override {
+    auto* t = static_cast<DLTensor*>(array);
+    *out = t->device.device_type == 1 /* kDLCPU */ ? static_cast<char*>(t->data) + t->byte_offset : nullptr;
+    return {};
+  }
+
   Status copyToBytes(void* array, void* data, size_t nbytes) override {
     if (api_.arrayCopyToBytes(static_cast<DLTensor*>(array), data, nbytes) != 0) return lastError();
     return {};

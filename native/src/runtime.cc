@@ -7,6 +7,7 @@
 #include "async_task.h"
 #include "convert.h"
 #include "dtype.h"
+#include "weight_loader.h"
 
 namespace sdmali {
 
@@ -30,6 +31,7 @@ Napi::Function RuntimeWrap::Init(Napi::Env env) {
                       InstanceMethod<&RuntimeWrap::LoadModuleAsync>("loadModuleAsync"),
                       InstanceMethod<&RuntimeWrap::GetGlobalAsync>("getGlobalAsync"),
                       InstanceMethod<&RuntimeWrap::EmptyAsync>("emptyAsync"),
+                      InstanceMethod<&RuntimeWrap::LoadWeightShard>("loadWeightShard"),
                       InstanceMethod<&RuntimeWrap::Dispose>("dispose")});
 }
 
@@ -182,6 +184,12 @@ Napi::Value RuntimeWrap::SyncAsync(const Napi::CallbackInfo& info) {
   return queueAsync<SyncState>(
       env, core, state, [core](SyncState& s) { return core->backend().synchronize(s.device); },
       [](Napi::Env env, SyncState&) { return env.Undefined(); });
+}
+
+Napi::Value RuntimeWrap::LoadWeightShard(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
+  require(info.Env());
+  return loadWeightShard(info, core_);
 }
 
 Napi::Value RuntimeWrap::Dispose(const Napi::CallbackInfo& info) {

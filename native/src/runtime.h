@@ -42,6 +42,7 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
   Napi::Value LoadModuleAsync(const Napi::CallbackInfo& info);
   Napi::Value GetGlobalAsync(const Napi::CallbackInfo& info);
   Napi::Value EmptyAsync(const Napi::CallbackInfo& info);
+  Napi::Value LoadWeightShard(const Napi::CallbackInfo& info);  // weight_loader.h
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Core> core_;
