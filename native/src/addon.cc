@@ -54,14 +54,14 @@ void throwType(Napi::Env env, const std::string& message) { throw Napi::TypeErro
 void throwRange(Napi::Env env, const std::string& message) { throw Napi::RangeError::New(env, message); }
 
 Napi::Value wrapHandle(Napi::Env env, const std::shared_ptr<Core>& core, RawHandle raw,
-                       ArrayInfo info, std::string typeKey) {
+                       ArrayInfo info, std::string typeKey, ExternalMemory external) {
   AddonData& data = addonData(env);
   // Own the handle before anything can throw, so it is freed on every path.
   auto handle = std::make_shared<NativeHandle>(core, raw, std::move(info), std::move(typeKey));
   switch (raw.kind) {
     case HandleKind::NDArray: {
       Napi::Object obj = data.ndarrayCtor.New({});
-      NDArrayWrap::Unwrap(obj)->Adopt(env, std::move(handle));
+      NDArrayWrap::Unwrap(obj)->Adopt(env, std::move(handle), external == ExternalMemory::Reported);
       return obj;
     }
     case HandleKind::Module: {

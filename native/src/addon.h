@@ -54,8 +54,15 @@ inline constexpr napi_type_tag kObject{0x5d3a1f0e2b4c4d14ULL, 0x9e1f6a2b3c4d5e64
 inline constexpr napi_type_tag kRuntime{0x5d3a1f0e2b4c4d15ULL, 0x9e1f6a2b3c4d5e65ULL};
 }  // namespace tags
 
+// How an NDArray's bytes are told to V8. Reported by default, so the GC runs finalizers of
+// forgotten arrays before the device fills up; Unreported for arrays whose owner disposes
+// them explicitly (the weights a pipeline loads: 3.9 GiB reported in 64 MiB steps make V8
+// run a full collection each time, tens of milliseconds each on the event loop).
+enum class ExternalMemory { Reported, Unreported };
+
 // Wraps an owned runtime handle in the JavaScript class of its kind.
 Napi::Value wrapHandle(Napi::Env env, const std::shared_ptr<Core>& core, RawHandle raw,
-                       ArrayInfo info, std::string typeKey);
+                       ArrayInfo info, std::string typeKey,
+                       ExternalMemory external = ExternalMemory::Reported);
 
 }  // namespace sdmali

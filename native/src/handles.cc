@@ -54,11 +54,12 @@ NDArrayWrap::NDArrayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NDAr
 
 NDArrayWrap::~NDArrayWrap() { releaseMemory(); }
 
-void NDArrayWrap::Adopt(Napi::Env env, HandleRef handle) {
+void NDArrayWrap::Adopt(Napi::Env env, HandleRef handle, bool reportExternalMemory) {
   handle_ = std::move(handle);
   env_ = env;
   // Tell V8 how much memory hides behind this small object, so the GC runs finalizers
-  // of forgotten arrays before the device fills up.
+  // of forgotten arrays before the device fills up (see ExternalMemory in addon.h).
+  if (!reportExternalMemory) return;
   reported_ = static_cast<int64_t>(handle_->info().nbytes);
   Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
 }

@@ -34,7 +34,7 @@ class NDArrayWrap : public Napi::ObjectWrap<NDArrayWrap>, public HandleWrap {
   static Napi::Function Init(Napi::Env env);
   explicit NDArrayWrap(const Napi::CallbackInfo& info);
   ~NDArrayWrap() override;
-  void Adopt(Napi::Env env, HandleRef handle);
+  void Adopt(Napi::Env env, HandleRef handle, bool reportExternalMemory = true);
 
  private:
   Napi::Value Shape(const Napi::CallbackInfo& info);

@@ -424,7 +424,8 @@ Napi::Value loadWeightShard(const Napi::CallbackInfo& info, const std::shared_pt
         // wrapHandle owns the handle from its first line, even when it throws.
         RawHandle raw = j.arrays[i];
         j.arrays[i].ptr = nullptr;
-        arrays.Set(static_cast<uint32_t>(i), wrapHandle(env, core, raw, std::move(j.infos[i]), {}));
+        // Weights are disposed by their pipeline: not reported to V8 (see ExternalMemory).
+        arrays.Set(static_cast<uint32_t>(i), wrapHandle(env, core, raw, std::move(j.infos[i]), {}, ExternalMemory::Unreported));
       }
     } catch (...) {
       for (size_t k = i + 1; k < j.arrays.size(); ++k) core->release(j.arrays[k]);
