@@ -8,6 +8,7 @@
 #include <string>
 
 #include "addon.h"
+#include "pool_task.h"
 
 namespace sdmali {
 namespace {
@@ -104,21 +105,6 @@ Napi::Value OpenClCacheStats(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// Reading hundreds of program binaries back from the driver takes long: on libuv's pool.
-class FlushWorker : public Napi::AsyncWorker {
- public:
-  FlushWorker(Napi::Env env, uint64_t (*flush)())
-      : Napi::AsyncWorker(env), flush_(flush), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override { stored_ = flush_ != nullptr ? flush_() : 0; }
-  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(stored_))); }
-
- private:
-  uint64_t (*flush_)();
-  uint64_t stored_ = 0;
-  Napi::Promise::Deferred deferred_;
-};
-
 // flushOpenClCache() -> Promise<number of binaries stored>
 Napi::Value FlushOpenClCache(const Napi::CallbackInfo& info) {
   Forwarder& f = forwarder();
@@ -127,10 +113,10 @@ Napi::Value FlushOpenClCache(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(f.mutex);
     flush = f.flush;
   }
-  auto* worker = new FlushWorker(info.Env(), flush);
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  // Reading hundreds of program binaries back from the driver takes long: on libuv's pool.
+  return PoolTask<uint64_t>::run(
+      info.Env(), [flush] { return flush != nullptr ? flush() : uint64_t{0}; },
+      [](Napi::Env env, uint64_t& stored) { return Napi::Number::New(env, static_cast<double>(stored)); });
 }
 
 }  // namespace

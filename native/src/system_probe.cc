@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "pool_task.h"
 
 namespace sdmali {
 namespace {
@@ -40,27 +41,6 @@ LibraryProbe probeOpen(const std::string& name) {
   // Not closed: a driver's library may not survive being unloaded, and TVM opens it next.
   return out;
 }
-
-class LibraryProbeWorker : public Napi::AsyncWorker {
- public:
-  LibraryProbeWorker(Napi::Env env, std::string name)
-      : Napi::AsyncWorker(env), name_(std::move(name)), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override { result_ = probeOpen(name_); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("loaded", result_.loaded);
-    if (!result_.path.empty()) out.Set("path", result_.path);
-    if (!result_.error.empty()) out.Set("error", result_.error);
-    deferred_.Resolve(out);
-  }
-
- private:
-  std::string name_;
-  LibraryProbe result_;
-  Napi::Promise::Deferred deferred_;
-};
 
 // The few OpenCL 1.0 entry points needed, declared here: no OpenCL headers at build time.
 using ClInt = int32_t;
@@ -130,37 +110,32 @@ OpenClFacts probeOpenCl(const std::string& loader) {
   return facts;
 }
 
-class OpenClProbeWorker : public Napi::AsyncWorker {
- public:
-  OpenClProbeWorker(Napi::Env env, std::string loader)
-      : Napi::AsyncWorker(env), loader_(std::move(loader)), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override { facts_ = probeOpenCl(loader_); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object out = Napi::Object::New(env);
-    if (!facts_.error.empty()) out.Set("error", facts_.error);
-    out.Set("platformError", facts_.platformError);
-    Napi::Array platforms = Napi::Array::New(env, facts_.platforms.size());
-    for (size_t i = 0; i < facts_.platforms.size(); i++) {
-      const PlatformFacts& p = facts_.platforms[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("name", p.name);
-      o.Set("vendor", p.vendor);
-      o.Set("version", p.version);
-      o.Set("devices", p.devices);
-      if (p.deviceError != 0) o.Set("deviceError", p.deviceError);
-      platforms.Set(static_cast<uint32_t>(i), o);
-    }
-    out.Set("platforms", platforms);
-    deferred_.Resolve(out);
-  }
+Napi::Value libraryProbeValue(Napi::Env env, LibraryProbe& r) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("loaded", r.loaded);
+  if (!r.path.empty()) out.Set("path", r.path);
+  if (!r.error.empty()) out.Set("error", r.error);
+  return out;
+}
 
- private:
-  std::string loader_;
-  OpenClFacts facts_;
-  Napi::Promise::Deferred deferred_;
-};
+Napi::Value openClFactsValue(Napi::Env env, OpenClFacts& facts) {
+  Napi::Object out = Napi::Object::New(env);
+  if (!facts.error.empty()) out.Set("error", facts.error);
+  out.Set("platformError", facts.platformError);
+  Napi::Array platforms = Napi::Array::New(env, facts.platforms.size());
+  for (size_t i = 0; i < facts.platforms.size(); i++) {
+    const PlatformFacts& p = facts.platforms[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", p.name);
+    o.Set("vendor", p.vendor);
+    o.Set("version", p.version);
+    o.Set("devices", p.devices);
+    if (p.deviceError != 0) o.Set("deviceError", p.deviceError);
+    platforms.Set(static_cast<uint32_t>(i), o);
+  }
+  out.Set("platforms", platforms);
+  return out;
+}
 
 std::string stringArg(const Napi::CallbackInfo& info, const char* fn) {
   if (info.Length() < 1 || !info[0].IsString()) throwType(info.Env(), std::string(fn) + ": the library name must be a string");
@@ -170,17 +145,13 @@ std::string stringArg(const Napi::CallbackInfo& info, const char* fn) {
 }
 
 Napi::Value ProbeSharedLibrary(const Napi::CallbackInfo& info) {
-  auto* worker = new LibraryProbeWorker(info.Env(), stringArg(info, "probeSharedLibrary"));
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  std::string name = stringArg(info, "probeSharedLibrary");
+  return PoolTask<LibraryProbe>::run(info.Env(), [name] { return probeOpen(name); }, libraryProbeValue);
 }
 
 Napi::Value ProbeOpenClPlatforms(const Napi::CallbackInfo& info) {
-  auto* worker = new OpenClProbeWorker(info.Env(), stringArg(info, "probeOpenClPlatforms"));
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  std::string loader = stringArg(info, "probeOpenClPlatforms");
+  return PoolTask<OpenClFacts>::run(info.Env(), [loader] { return probeOpenCl(loader); }, openClFactsValue);
 }
 
 }  // namespace
