@@ -162,7 +162,10 @@ describe.skipIf(!runtimeInfo.available)(titled('native weight loader', runtimeIn
       disposeAll(await loadWeights(rt, rt.device('cpu'), await readWeightIndex(dir)));
     });
 
-    it('an abort between shards frees the shards already loaded', async () => {
+    // Retried: the precondition that RSS grew while two shards were held fails when the
+    // allocator already holds freed pages from earlier work in this process (seen once in a
+    // full CI run, never alone); a leak cannot pass by being retried.
+    it('an abort between shards frees the shards already loaded', { retry: 2 }, async () => {
       const index = await readWeightIndex(dir);
       const before = await settledRss();
       const madeBefore = made();

@@ -5,11 +5,27 @@
 import { basename } from 'node:path';
 import { assertExecutableMatchesRuntime } from '../artifacts/index.js';
 import { ArtifactError } from '../errors.js';
-import { int, type Device, type Module, type PackedFunction, type TvmRuntime } from '../tvm/index.js';
+import { int, type Device, type Module, type PackedFunction, type TvmInt, type TvmRuntime } from '../tvm/index.js';
 
 /** alloc_type of vm_initialization: 2 is TVM's pooled allocator (1 the naive one). */
 const POOLED_ALLOCATOR = 2;
 const CPU_DEVICE_TYPE = 1;
+
+/** What vm_load_executable returned, if it is the VM module. */
+function vmModule(file: string, made: unknown): Module {
+  if (!made || typeof made !== 'object' || !('findFunction' in made)) throw new ArtifactError(file, 'vm_load_executable returned no VM module');
+  return made as Module;
+}
+
+/**
+ * vm_initialization's arguments: (device_type, device_id, alloc_type) for the device, then
+ * the CPU when the device is not the CPU (the VM runs shape functions there).
+ */
+function initializationArgs(device: Device): TvmInt[] {
+  const args = [int(device.deviceType), int(device.deviceId), int(POOLED_ALLOCATOR)];
+  if (device.deviceType !== CPU_DEVICE_TYPE) args.push(int(CPU_DEVICE_TYPE), int(0), int(POOLED_ALLOCATOR));
+  return args;
+}
 
 export class RelaxVm implements Disposable {
   readonly file: string;
@@ -38,13 +54,10 @@ export class RelaxVm implements Disposable {
       if (!load) throw new ArtifactError(file, "has no 'vm_load_executable': it is not a Relax VM executable");
       const made = load.call();
       load.dispose();
-      if (!made || typeof made !== 'object' || !('findFunction' in made)) throw new ArtifactError(file, 'vm_load_executable returned no VM module');
-      vm = made as Module;
+      vm = vmModule(file, made);
       const init = vm.findFunction('vm_initialization');
       if (!init) throw new ArtifactError(file, "the VM has no 'vm_initialization'");
-      const args = [int(device.deviceType), int(device.deviceId), int(POOLED_ALLOCATOR)];
-      if (device.deviceType !== CPU_DEVICE_TYPE) args.push(int(CPU_DEVICE_TYPE), int(0), int(POOLED_ALLOCATOR));
-      init.call(...args);
+      init.call(...initializationArgs(device));
       init.dispose();
       return new RelaxVm(file, library, vm);
     } catch (err) {
@@ -69,13 +82,10 @@ export class RelaxVm implements Disposable {
       if (!load) throw new ArtifactError(file, "has no 'vm_load_executable': it is not a Relax VM executable");
       const made = await load.callAsync();
       load.dispose();
-      if (!made || typeof made !== 'object' || !('findFunction' in made)) throw new ArtifactError(file, 'vm_load_executable returned no VM module');
-      vm = made as Module;
+      vm = vmModule(file, made);
       const init = await vm.findFunctionAsync('vm_initialization');
       if (!init) throw new ArtifactError(file, "the VM has no 'vm_initialization'");
-      const args = [int(device.deviceType), int(device.deviceId), int(POOLED_ALLOCATOR)];
-      if (device.deviceType !== CPU_DEVICE_TYPE) args.push(int(CPU_DEVICE_TYPE), int(0), int(POOLED_ALLOCATOR));
-      await init.callAsync(...args);
+      await init.callAsync(...initializationArgs(device));
       init.dispose();
       return new RelaxVm(file, library, vm);
     } catch (err) {

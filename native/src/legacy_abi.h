@@ -7,28 +7,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "dlpack_abi.h"
+
 namespace sdmali::legacy {
 
-struct DLDevice {
-  int32_t device_type;
-  int32_t device_id;
-};
-
-struct DLDataType {
-  uint8_t code;
-  uint8_t bits;
-  uint16_t lanes;
-};
-
-struct DLTensor {
-  void* data;
-  DLDevice device;
-  int32_t ndim;
-  DLDataType dtype;
-  int64_t* shape;
-  int64_t* strides;
-  uint64_t byte_offset;
-};
+using dlpack::DLDataType;
+using dlpack::DLDevice;
+using dlpack::DLTensor;
 
 union TVMValue {
   int64_t v_int64;
