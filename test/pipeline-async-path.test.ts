@@ -6,10 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StableDiffusion } from '../lib/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { maxByteDifference, promptCases } from './support/references.js';
-import { sharedData, testRuntime, titled } from './support/shared-data.js';
+import { sharedData, testRuntime, titled, testStandin } from './support/shared-data.js';
 
 const runtimeInfo = testRuntime();
-const standin = sharedData('fixtures/standin-tvm0.20', 'the stand-in model');
+const standin = testStandin();
 const tokenizerFiles = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
 const ready = {
   available: runtimeInfo.available && standin.available && tokenizerFiles.available,

@@ -15,7 +15,7 @@ describe.skipIf(!runtimeInfo.available)(titled('asynchronous copies (issue 15, i
   let lib: tvm.Module;
   beforeAll(() => {
     rt = tvm.loadRuntime({ library: runtimeInfo.path });
-    lib = rt.loadModule(buildPackedFuncsLibrary());
+    lib = rt.loadModule(buildPackedFuncsLibrary(runtimeInfo.abi));
   });
   afterAll(() => lib?.dispose());
 
@@ -91,7 +91,7 @@ describe.skipIf(!runtimeInfo.available)(titled('asynchronous copies (issue 15, i
   });
 
   it('loads modules and looks up functions asynchronously', async () => {
-    const m = await rt.loadModuleAsync(buildPackedFuncsLibrary());
+    const m = await rt.loadModuleAsync(buildPackedFuncsLibrary(runtimeInfo.abi));
     const scale = await m.findFunctionAsync('scale');
     expect(scale).toBeDefined();
     expect(await m.findFunctionAsync('no_such_function')).toBeUndefined();
@@ -100,7 +100,7 @@ describe.skipIf(!runtimeInfo.available)(titled('asynchronous copies (issue 15, i
     expect(await rt.findGlobalFunctionAsync('no.such.global')).toBeUndefined();
     expect(await rt.device('cpu').attributeAsync('exist')).toBe(1);
     const arr = await rt.arrayAsync([rt.empty([1], 'float32')]);
-    expect(arr.typeKey).toBe('Array');
+    expect(arr.typeKey).toBe(runtimeInfo.abi === 'tvm-ffi' ? 'ffi.Array' : 'Array');
     m.dispose();
   });
 });
