@@ -45,7 +45,8 @@ function textChunk(keyword: string, text: string): Buffer {
   );
 }
 
-function paeth(a: number, b: number, c: number): number {
+/** PNG's Paeth predictor (filter type 4); the test decoder uses it too. */
+export function paeth(a: number, b: number, c: number): number {
   const p = a + b - c;
   const pa = Math.abs(p - a);
   const pb = Math.abs(p - b);

@@ -9,6 +9,7 @@
 
 #include "core.h"
 #include "ffi_abi.h"
+#include "tensor_info.h"
 
 namespace sdmali {
 namespace {
@@ -35,17 +36,6 @@ T* cellOf(void* obj) {
 int32_t typeIndexOf(void* obj) { return static_cast<TVMFFIObject*>(obj)->type_index; }
 
 std::string textOf(const TVMFFIByteArray& b) { return std::string(b.data != nullptr ? b.data : "", b.size); }
-
-ArrayInfo infoOf(const DLTensor* t) {
-  ArrayInfo info;
-  info.shape.assign(t->shape, t->shape + t->ndim);
-  info.dtype = DType{t->dtype.code, t->dtype.bits, t->dtype.lanes};
-  info.device = DeviceId{t->device.device_type, t->device.device_id};
-  size_t n = 1;
-  for (int64_t d : info.shape) n *= static_cast<size_t>(d);
-  info.nbytes = n * info.dtype.bytes();
-  return info;
-}
 
 TVMFFIAny none() {
   TVMFFIAny a{};

@@ -7,6 +7,7 @@
 
 #include "core.h"
 #include "legacy_abi.h"
+#include "tensor_info.h"
 
 namespace sdmali {
 namespace {
@@ -31,17 +32,6 @@ struct Api {
   FnObjectTypeIndex2Key objectTypeIndex2Key;
   FnObjectFree objectFree;
 };
-
-ArrayInfo infoOf(const DLTensor* t) {
-  ArrayInfo info;
-  info.shape.assign(t->shape, t->shape + t->ndim);
-  info.dtype = DType{t->dtype.code, t->dtype.bits, t->dtype.lanes};
-  info.device = DeviceId{t->device.device_type, t->device.device_id};
-  size_t n = 1;
-  for (int64_t d : info.shape) n *= static_cast<size_t>(d);
-  info.nbytes = n * info.dtype.bytes();
-  return info;
-}
 
 class LegacyBackend final : public Backend {
  public:

@@ -1,13 +1,6 @@
 /** Decodes the 8-bit RGBA PNGs sd-mali writes (non-interlaced), to compare their pixels in tests. */
 import { inflateSync } from 'node:zlib';
-
-function paeth(a: number, b: number, c: number): number {
-  const p = a + b - c;
-  const pa = Math.abs(p - a);
-  const pb = Math.abs(p - b);
-  const pc = Math.abs(p - c);
-  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-}
+import { paeth } from '../../lib/image/png.js';
 
 export function decodeRgbaPng(png: Uint8Array): { width: number; height: number; rgba: Uint8Array } {
   const view = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
