@@ -13,7 +13,9 @@ export type SdMaliErrorCode =
   | 'TOKENIZER_ERROR'
   | 'ABORTED'
   | 'INVALID_ARGUMENT'
-  | 'DEVICE_UNAVAILABLE';
+  | 'DEVICE_UNAVAILABLE'
+  | 'BUILD_FAILED'
+  | 'BUILD_TOOLS_MISSING';
 
 export class SdMaliError extends Error {
   readonly code: SdMaliErrorCode;

@@ -40,11 +40,6 @@ def _source_group(entry: str) -> str:
     return "vae" if entry in ("vae", "vae_encode") else entry
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.capitalize() for p in rest)
-
-
 def _check_output(out: str, force: bool) -> None:
     if os.path.exists(out):
         if not os.path.isdir(out):
@@ -58,19 +53,21 @@ def _check_output(out: str, force: bool) -> None:
         raise OutputError(f"{parent} is not writable", path=out)
 
 
-def _write_weights(source: CheckpointSource, exported: Any, folder: str, dtype: str, vae_dtype: str,
+def _write_weights(source: CheckpointSource, exported: Any, model_entries: list[Any], folder: str, dtype: str, vae_dtype: str,
                    lora: LoraMerger | None, progress: Progress) -> tuple[TensorCacheWriter, dict[str, int]]:
     writer = TensorCacheWriter(folder)
     total = sum(len(p) for p in exported.params.values())
     done = 0
     counts: dict[str, int] = {}
+    groups = {e.name: e.params for e in model_entries}
     for entry, params in exported.params.items():
         if not params:
             continue
         group = _source_group(entry)
+        records = groups[entry]
         store = np.dtype(vae_dtype if group == "vae" else dtype)
         counts[entry] = len(params)
-        writer.metadata[f"{_camel(entry)}ParamSize"] = len(params)
+        writer.metadata[f"{records}ParamSize"] = len(params)
         for i, (name, param) in enumerate(params):
             expected = tuple(int(d) for d in param.shape)
             array = source.tensor(group, name, expected)
@@ -79,7 +76,7 @@ def _write_weights(source: CheckpointSource, exported: Any, folder: str, dtype: 
             stored = array.astype(store)
             if store == np.float16 and not np.isfinite(stored).all():
                 raise TensorShapeError(f"{group} tensor {name} has values outside float16's range; build with --dtype float32")
-            writer.add(f"{entry}_{i}", stored)
+            writer.add(f"{records}_{i}", stored)
             done += 1
             if done % 8 == 0 or done == total:
                 progress({"phase": "weights", "done": done, "total": total, "bytes": writer.total_bytes})
@@ -124,7 +121,7 @@ def build(options: BuildOptions, progress: Progress) -> dict[str, Any]:
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0700 is for the staging name only
         try:
-            writer, counts = _write_weights(source, exported, os.path.join(staging, "params"), options.dtype, vae_dtype, lora, progress)
+            writer, counts = _write_weights(source, exported, model_entries, os.path.join(staging, "params"), options.dtype, vae_dtype, lora, progress)
             if lora is not None:
                 lora.check_all_used()
             executable = f"stable_diffusion_{target.executable_kind}.so"

@@ -32,7 +32,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sd-mali-build", description="Compile an SD 1.x checkpoint into a model directory for sd-mali.")
     p.add_argument("checkpoint", help="a .safetensors single file (original LDM layout) or a diffusers folder")
     p.add_argument("--out", required=True, help="the model directory to write")
-    p.add_argument("--target", default="opencl", choices=["mali", "opencl", "cpu"])
+    p.add_argument("--target", default="mali", choices=["mali", "opencl", "cpu"], help="mali: OpenCL + aarch64 host code (RK3588); opencl: this machine; cpu")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     p.add_argument("--vae-dtype", default=None, choices=["float32", "float16"], help="the VAE's precision (default: --dtype)")
     p.add_argument("--lora", action="append", default=[], metavar="FILE[:SCALE]", help="merge a LoRA (repeatable)")

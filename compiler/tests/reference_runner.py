@@ -28,7 +28,7 @@ class BuiltModel:
         self.params: dict[str, list[Any]] = {}
         for fn, info in self.manifest["functions"].items():
             if info["params"]:
-                self.params[fn] = [tvm.runtime.tensor(records[f"{fn}_{i}"], self.device) for i in range(info["paramCount"])]
+                self.params[fn] = [tvm.runtime.tensor(records[f"{info['params']}_{i}"], self.device) for i in range(info["paramCount"])]
 
     def __call__(self, fn: str, *args: np.ndarray) -> np.ndarray:
         inputs = [tvm.runtime.tensor(a, self.device) for a in args]

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-/** The sd-mali command line: generate, doctor, info, cache, serve. */
+/** The sd-mali command line: generate, build, doctor, info, cache, serve. */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { SdMaliError } from '../errors.js';
 import { DEFAULT_SCHEDULER, DEFAULT_STEPS } from '../pipeline/index.js';
 import { packageRoot } from '../tvm/native.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/index.js';
+import { registerBuildCommand } from './build-command.js';
 import { cacheClearCommand, cacheInfoCommand } from './cache-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { generateCommand } from './generate-command.js';
@@ -119,6 +120,7 @@ program
     process.exitCode = await infoCommand(dir, opts);
   });
 
+registerBuildCommand(program);
 registerServeCommand(program);
 
 try {

@@ -49,7 +49,8 @@ class Entry:
     name: str
     module: nn.Module
     inputs: dict[str, Any]
-    params: str | None  # the weight-group prefix (records f_0..f_{N-1}), None for parameter-free functions
+    # The weight group (records <group>_0..N-1, metadata <group>ParamSize), None for parameter-free functions.
+    params: str | None
     doc: str
 
 
@@ -69,7 +70,7 @@ def entries(arch: Architecture, dtype: str, vae_dtype: str) -> list[Entry]:
         }, "unet", "the unguided noise prediction for each embedding (B = 1 or 2)"),
         Entry("vae", VaeDecoder(arch.vae, vae_dtype), {"latents": nn.spec.Tensor([1, arch.vae.latent_channels, lh, lw], f32)}, "vae",
               "the decoded image, 0..255 rounded, NHWC"),
-        Entry("vae_encode", VaeEncoder(arch.vae, vae_dtype), {"image": nn.spec.Tensor([1, arch.vae.in_channels, h, w], f32)}, "vae_encode",
+        Entry("vae_encode", VaeEncoder(arch.vae, vae_dtype), {"image": nn.spec.Tensor([1, arch.vae.in_channels, h, w], f32)}, "vaeEncode",
               "latent_dist mean (index 0) and std (index 1), unscaled"),
         Entry("concat_embeddings", ConcatEmbeddings(), {
             "a": nn.spec.Tensor([1, TEXT_LENGTH, d], f32),
