@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchBuild, printBuild } from './build.js';
 import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
 import { printPipeline, type PipelineBench } from './pipeline.js';
@@ -20,7 +21,7 @@ const shared = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(root, '..', 'sha
 const tokenizerDir = existsSync(join(shared, 'clip-tokenizer')) ? join(shared, 'clip-tokenizer') : undefined;
 
 // `npm run bench -- weights warm-start` runs only the named sections (numerics, pipeline,
-// warm-start, robustness, server, weights).
+// warm-start, robustness, server, weights; build only when named).
 const only = new Set(process.argv.slice(2));
 const wanted = (section: string): boolean => only.size === 0 || only.has(section);
 
@@ -115,6 +116,18 @@ if (wanted('weights')) {
       results['weights'] = weights;
     }
   }
+}
+
+// The compile flow at SD 1.5's real size (issue 18): tens of minutes, so only when named.
+if (only.has('build')) {
+  const rows = await benchBuild(shared, root);
+  if (typeof rows === 'string') console.log(`\n(build skipped: ${rows})`);
+  else {
+    printBuild(rows);
+    results['build'] = rows;
+  }
+} else {
+  console.log('\n(build: run `npm run bench -- build` for the SD 1.5-sized compile, about 15 minutes)');
 }
 
 const out = join(root, 'bench', 'results');

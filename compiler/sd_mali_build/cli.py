@@ -8,6 +8,7 @@ the manifest) or `error` (with `code` and `message`).
 from __future__ import annotations
 
 import argparse
+import resource
 import signal
 import sys
 import traceback
@@ -69,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json_progress:
             traceback.print_exc()
         return 1
-    reporter.result("done", {"manifest": manifest})
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    linker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    reporter.result("done", {"manifest": manifest, "peakRssBytes": own, "childPeakRssBytes": linker})
     if not args.json_progress:
         sys.stderr.write(f"built {args.out} ({manifest['precision']}, {manifest['target']['name']}, {manifest['weights']['bytes']} weight bytes)\n")
     return 0

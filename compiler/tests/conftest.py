@@ -47,6 +47,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str]:
 
     def get(source: str = "file", dtype: str = "float32", target: str = "cpu") -> str:
         key = (source, dtype, target)
+        prebuilt = os.path.join(os.environ.get("SD_MALI_TINY_MODELS", "/nonexistent"), f"tiny-sd-a-{target}-{dtype}")
+        if source == "file" and key not in cache and os.path.exists(os.path.join(prebuilt, "sd-mali.json")):
+            cache[key] = prebuilt  # the same build vitest's set-up made (from the single file, with --config)
         if key not in cache:
             out = str(tmp_path_factory.mktemp("build") / f"{source}-{dtype}-{target}")
             checkpoint = os.path.join(TINY, "checkpoint.safetensors") if source == "file" else os.path.join(TINY, "diffusers")
