@@ -7,17 +7,17 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
-import tvm
 
 from . import FORMAT_VERSION, __version__
-from .compile import Progress, build_executable, export
 from .errors import BuildError, OutputError, TensorShapeError
 from .lora import LoraMerger, LoraSpec
-from .models.entries import TEXT_LENGTH, entries
 from .source import CheckpointSource, open_checkpoint
+
+# TVM (seconds to import) is imported once the input has been checked: bad input is refused at once.
+Progress = Callable[[dict[str, object]], None]
 from .targets import BuildTarget, resolve_target
 from .weights import TensorCacheWriter
 
@@ -85,6 +85,8 @@ def _write_weights(source: CheckpointSource, exported: Any, model_entries: list[
 
 
 def _dims(ty: Any) -> list[int | str]:
+    import tvm
+
     return [int(d) if isinstance(d, tvm.tirx.IntImm) else str(d) for d in ty.shape.values]
 
 
@@ -109,6 +111,11 @@ def build(options: BuildOptions, progress: Progress) -> dict[str, Any]:
     with open_checkpoint(options.checkpoint, options.config) as source:
         arch = source.architecture
         lora = LoraMerger.load(options.loras, arch) if options.loras else None
+        import tvm
+
+        from .compile import build_executable, export
+        from .models.entries import TEXT_LENGTH, entries
+
         progress({"phase": "hash"})
         source.hash()  # type: ignore[attr-defined]
         progress({"phase": "export"})
