@@ -146,8 +146,8 @@ export interface OpenClPlatformFacts {
   vendor: string;
   version: string;
   devices: number;
-  /** The devices (up to 64), in the platform's order. */
-  deviceList: OpenClDeviceFacts[];
+  /** The devices (up to 64), in the platform's order (absent from probes that do not list them). */
+  deviceList?: OpenClDeviceFacts[];
   /** clGetDeviceIDs' status when it failed other than "no device". */
   deviceError?: number;
 }
