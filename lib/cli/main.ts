@@ -54,6 +54,7 @@ program
   .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
   .option('--program-cache <dir|off>', 'where compiled OpenCL programs are kept between runs (default: SD_MALI_CACHE_DIR, else ~/.cache/sd-mali); off: none')
   .option('--warmup', 'build every kernel before the first step, shown as its own phase')
+  .option('--allow-cpu-opencl', 'accept a CPU as the OpenCL device (e.g. PoCL; also SD_MALI_ALLOW_CPU_OPENCL=1); refused otherwise')
   .option('--json', 'print a JSON summary instead of progress and a line')
   .option('-f, --force', 'overwrite the output file')
   .addHelpText(
@@ -64,7 +65,7 @@ Examples:
   $ sd-mali generate "a red fox in a misty forest" --negative "blurry" --scheduler dpm++2m-karras -o fox.png
   $ SD_MALI_TVM_RUNTIME=/opt/tvm/build/libtvm_runtime.so sd-mali generate "a lighthouse" --json`,
   )
-  .action(async (prompt: string, opts: { negative?: string; model: string; tokenizer?: string; device?: string; steps: number; scheduler: SchedulerName; seed?: bigint; output?: string; runtime?: string; programCache?: string; warmup?: boolean; json?: boolean; force?: boolean }) => {
+  .action(async (prompt: string, opts: { negative?: string; model: string; tokenizer?: string; device?: string; steps: number; scheduler: SchedulerName; seed?: bigint; output?: string; runtime?: string; programCache?: string; warmup?: boolean; allowCpuOpencl?: boolean; json?: boolean; force?: boolean }) => {
     process.exitCode = await generateCommand(prompt, opts);
   });
 
@@ -76,6 +77,7 @@ program
   .option('-d, --device <device>', 'the device generate will use')
   .option('--runtime <path>', 'libtvm_runtime.so to check')
   .option('--program-cache <dir>', 'the OpenCL program cache to report (default: SD_MALI_CACHE_DIR, else ~/.cache/sd-mali)')
+  .option('--allow-cpu-opencl', 'a CPU OpenCL device is wanted (also SD_MALI_ALLOW_CPU_OPENCL=1); otherwise --device opencl on one fails')
   .option('--json', 'machine-readable output')
   .addHelpText(
     'after',
@@ -86,7 +88,7 @@ Examples:
   $ sd-mali doctor
   $ sd-mali doctor --model ./dist --runtime /opt/tvm/build/libtvm_runtime.so`,
   )
-  .action(async (opts: { model?: string; tokenizer?: string; device?: string; runtime?: string; programCache?: string; json?: boolean }) => {
+  .action(async (opts: { model?: string; tokenizer?: string; device?: string; runtime?: string; programCache?: string; allowCpuOpencl?: boolean; json?: boolean }) => {
     process.exitCode = await doctorCommand(opts);
   });
 

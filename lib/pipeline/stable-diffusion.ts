@@ -9,7 +9,7 @@ import { GeneratedImage, type GenerationTimings } from '../image/index.js';
 import { createGenerator } from '../random/index.js';
 import { createScheduler } from '../schedulers/index.js';
 import { ClipTokenizer, CLIP_MAX_LENGTH } from '../tokenizer/index.js';
-import { configureProgramCache, diagnoseOpenCl, loadRuntime, openClSystemView, parseDeviceSpec, recordProgramCacheRun, type Abi, type Device, type NDArray, type PackedFunction, type ProgramCacheState, type TvmArg, type TvmObject, type TvmRuntime } from '../tvm/index.js';
+import { configureProgramCache, cpuOpenClProblem, diagnoseOpenCl, listVendorFiles, loadRuntime, openClSystemView, parseDeviceSpec, probeTvmOpenClDevice, recordProgramCacheRun, type Abi, type OpenClDeviceIdentity, type OpenClDeviceKind, type Device, type NDArray, type PackedFunction, type ProgramCacheState, type TvmArg, type TvmObject, type TvmRuntime } from '../tvm/index.js';
 import { EXECUTABLE_KINDS, executableFileName, inspectModelDirectory, requireWeightIndex, type ModelDirectory } from './model-directory.js';
 import {
   BAKED_GUIDANCE_SCALE,
@@ -36,6 +36,14 @@ export interface PipelineInfo {
   /** 'opencl:0', 'cpu:0', ... */
   device: string;
   deviceName: string | undefined;
+  /**
+   * What the device is: 'cpu' for device cpu, 'gpu' for cuda, vulkan and metal; for OpenCL
+   * the CL_DEVICE_TYPE of TVM's device ('gpu', 'accelerator', 'cpu', 'custom'), or
+   * 'unknown' when the ICD loader does not list it.
+   */
+  deviceKind: OpenClDeviceKind;
+  /** For OpenCL: TVM's device as the ICD loader lists it (name, vendor, versions, platform). */
+  openClDevice: OpenClDeviceIdentity | undefined;
   abi: Abi;
   runtimePath: string;
   executable: string;
@@ -110,8 +118,30 @@ async function callEntry(vm: RelaxVm, name: EntryFunction, ...args: TvmArg[]): P
   return checkEntryResult(vm.file, name, await vm.fn(name).callAsync(...args));
 }
 
+interface ChosenDevice {
+  device: Device;
+  executable: string;
+  kind: OpenClDeviceKind;
+  openClDevice: OpenClDeviceIdentity | undefined;
+}
+
+/**
+ * What kind of device `device` is. For OpenCL, TVM's device as the ICD loader lists it; a
+ * CPU is refused unless asked for (TVM falls back to one silently: see opencl-device-kind.ts).
+ */
+async function deviceKindOf(runtime: TvmRuntime, device: Device, allowCpuOpenCl: boolean): Promise<Pick<ChosenDevice, 'kind' | 'openClDevice'>> {
+  if (device.kind !== 'opencl') return { kind: device.kind === 'cpu' ? 'cpu' : 'gpu', openClDevice: undefined };
+  const view = openClSystemView(runtime);
+  const openClDevice = await probeTvmOpenClDevice(view, device.deviceId);
+  if (openClDevice?.kind === 'cpu' && !allowCpuOpenCl) {
+    const { message, remedy } = cpuOpenClProblem(openClDevice, device.toString(), listVendorFiles(view));
+    throw new DeviceUnavailableError(device.toString(), 'cpu-device', message, remedy);
+  }
+  return { kind: openClDevice?.kind ?? 'unknown', openClDevice };
+}
+
 /** Picks the device and its executable. Device queries run on the worker thread. */
-async function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined): Promise<{ device: Device; executable: string }> {
+async function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined, allowCpuOpenCl: boolean): Promise<ChosenDevice> {
   const present = Object.keys(model.executables);
   if (spec !== undefined) {
     const { kind, id } = parseDeviceSpec(spec);
@@ -124,14 +154,24 @@ async function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: st
     }
     const device = runtime.device(kind, id);
     if (!(await deviceExists(device))) throw await deviceUnavailable(runtime, kind, id);
-    return { device, executable };
+    return { device, executable, ...(await deviceKindOf(runtime, device, allowCpuOpenCl)) };
   }
+  // Chosen for the caller: a CPU OpenCL device is passed over for the next kind (the cpu
+  // executable), and refused only when nothing else is left.
+  let cpuOpenCl: DeviceUnavailableError | undefined;
   for (const kind of EXECUTABLE_KINDS) {
     const executable = model.executables[kind];
     if (!executable) continue;
     const device = runtime.device(kind === 'llvm' ? 'cpu' : kind);
-    if (await deviceExists(device)) return { device, executable };
+    if (!(await deviceExists(device))) continue;
+    try {
+      return { device, executable, ...(await deviceKindOf(runtime, device, allowCpuOpenCl)) };
+    } catch (err) {
+      if (!(err instanceof DeviceUnavailableError && err.reason === 'cpu-device')) throw err;
+      cpuOpenCl = err;
+    }
   }
+  if (cpuOpenCl) throw cpuOpenCl;
   throw new ArtifactError(model.dir, `has no executable for a device this runtime can use (found: ${present.join(', ') || 'none'})`);
 }
 
@@ -188,7 +228,7 @@ export class StableDiffusion implements Disposable {
     try {
       // Every call from here on runs on the runtime's worker thread without blocking the
       // event loop: another pipeline on the same runtime may be in a long model call.
-      const { device, executable } = await chooseDevice(runtime, model, options.device);
+      const { device, executable, kind: deviceKind, openClDevice } = await chooseDevice(runtime, model, options.device, options.allowCpuOpenCl === true);
       throwIfAborted(signal);
       const vm = scope.add(await RelaxVm.openAsync(runtime, executable, device));
       const functions: Record<string, boolean> = {};
@@ -211,6 +251,8 @@ export class StableDiffusion implements Disposable {
         modelDir: model.dir,
         device: device.toString(),
         deviceName: typeof deviceName === 'string' ? deviceName : undefined,
+        deviceKind,
+        openClDevice,
         abi: runtime.abi,
         runtimePath: runtime.libraryPath,
         executable,
@@ -373,7 +415,7 @@ export class StableDiffusion implements Disposable {
       const seed = opts.latents ? undefined : (opts.seed ?? randomSeed());
       // One generator for the initial noise and the ancestral steps, as diffusers passes it.
       const generator = createGenerator(seed ?? randomSeed());
-      const noise = opts.latents ?? generator.randn(LATENT_SHAPE);
+      const noise = opts.latents ?? (await generator.randnAsync(LATENT_SHAPE));
       const sigma = scheduler.initNoiseSigma;
       let x: Float32Array = noise.map((v) => Math.fround(v * sigma));
 
