@@ -156,6 +156,7 @@ def build(options: BuildOptions, progress: Progress) -> dict[str, Any]:
                 "weights": {"bytes": writer.total_bytes, "shards": len(writer.shards)},
                 "opencl": {"programs": report.opencl.get("programs", 0), "sourceBytes": report.opencl.get("sourceBytes", 0),
                            "sourceBytesWithoutStripping": report.opencl.get("sourceBytesBefore", 0)} if target.is_gpu else None,
+                "schedules": report.schedules,
                 "compileSeconds": round(report.seconds, 1),
             }
             with open(os.path.join(staging, "sd-mali.json"), "w", encoding="utf-8") as f:

@@ -29,6 +29,7 @@ class CompileReport:
     seconds: float = 0.0
     kernels: int = 0
     opencl: dict[str, int] = field(default_factory=dict)
+    schedules: dict[str, int] = field(default_factory=dict)  # kernels per DLight rule
 
 
 def export(entries: list[Entry]) -> ExportedModel:
@@ -50,25 +51,44 @@ def export(entries: list[Entry]) -> ExportedModel:
     return ExportedModel(tvm.IRModule(dict(merged.values())), params)
 
 
-def _schedule_gpu(mod: tvm.IRModule, target: tvm.target.Target, progress: Progress) -> tvm.IRModule:
-    """DLight's GPU rules on each kernel, the Fallback rule for what they do not cover; reported per kernel."""
-    from tvm.s_tir import dlight as dl
+def _schedule_gpu(mod: tvm.IRModule, target: tvm.target.Target, progress: Progress, counts: dict[str, int]) -> tvm.IRModule:
+    """DLight's GPU rules on each kernel, in order, the first that applies wins.
 
-    rules = dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction(), dl.gpu.Fallback())
+    A rule that raises on a kernel it does not really fit (DLight's Matmul asserts on some
+    fused convolution epilogues at SD 1.5's size) is passed over for the next one, down to
+    Fallback, then TVM's DefaultGPUSchedule; `counts` tells how many kernels each scheduled.
+    """
+    from tvm.s_tir import dlight as dl
+    from tvm.s_tir import transform as s_tir_transform
+
+    rules = [("Matmul", dl.gpu.Matmul()), ("GEMV", dl.gpu.GEMV()), ("Reduction", dl.gpu.Reduction()),
+             ("GeneralReduction", dl.gpu.GeneralReduction()), ("Fallback", dl.gpu.Fallback())]
     prims = [(g, f) for g, f in mod.functions.items() if isinstance(f, tvm.tirx.PrimFunc)]
     updates = {}
     for i, (gvar, func) in enumerate(prims):
         single = tvm.IRModule({gvar: func})
-        with target:
-            scheduled = rules(single)
-        updates[gvar] = scheduled[gvar]
-        progress({"phase": "schedule", "done": i + 1, "total": len(prims), "function": gvar.name_hint})
+        chosen = None
+        for name, rule in rules:
+            try:
+                with target:
+                    scheduled = dl.ApplyDefaultSchedule(rule)(single)
+            except Exception:  # noqa: BLE001 - a rule that does not fit this kernel
+                continue
+            if not scheduled[gvar].same_as(func):
+                chosen = (name, scheduled[gvar])
+                break
+        if chosen is None:
+            with target:
+                chosen = ("DefaultGPUSchedule", s_tir_transform.DefaultGPUSchedule()(single)[gvar])
+        counts[chosen[0]] = counts.get(chosen[0], 0) + 1
+        updates[gvar] = chosen[1]
+        progress({"phase": "schedule", "done": i + 1, "total": len(prims), "function": gvar.name_hint, "rule": chosen[0]})
     for gvar, func in updates.items():
         mod[gvar] = func
     return mod
 
 
-def _pipeline(target: BuildTarget, tvm_target: tvm.target.Target, progress: Progress) -> tvm.transform.Pass:
+def _pipeline(target: BuildTarget, tvm_target: tvm.target.Target, progress: Progress, counts: dict[str, int]) -> tvm.transform.Pass:
     from tvm.relax import backend
 
     generic = backend.gpu_generic.pipeline if target.is_gpu else backend.cpu_generic.pipeline
@@ -83,7 +103,7 @@ def _pipeline(target: BuildTarget, tvm_target: tvm.target.Target, progress: Prog
                    relax.transform.FuseOps(), relax.transform.FuseTIR(), relax.transform.DeadCodeElimination()]
             )(mod)
             if target.is_gpu:
-                mod = _schedule_gpu(mod, tvm_target, progress)
+                mod = _schedule_gpu(mod, tvm_target, progress, counts)
             progress({"phase": "codegen"})
             return tvm.transform.Sequential(generic.dataflow_lower_passes(tvm_target) + generic.finalize_passes(tvm_target))(mod)
 
@@ -96,7 +116,7 @@ def build_executable(exported: ExportedModel, target: BuildTarget, out_path: str
     started = time.monotonic()
     tvm_target = tvm.target.Target(target.tvm)
     with lean_opencl_programs(report.opencl):
-        executable = relax.build(exported.mod, target=tvm_target, relax_pipeline=_pipeline(target, tvm_target, progress))
+        executable = relax.build(exported.mod, target=tvm_target, relax_pipeline=_pipeline(target, tvm_target, progress, report.schedules))
     report.kernels = sum(1 for _ in _kernel_names(executable))
     progress({"phase": "link"})
     if target.cross_compiler is not None:
