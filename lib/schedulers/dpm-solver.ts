@@ -4,13 +4,10 @@
  */
 import { arange, f32, linspace, roundHalfEven } from './numpy-like.js';
 import { integerTimestepScheduler, StepCounter, type Scheduler, type SchedulerOptions } from './scheduler.js';
-import { interpolateSigmas, karrasSigmas, logF32, sigmaToT } from './sigma-schedule.js';
+import type { SchedulerName } from './names.js';
+import { convertSigmas, interpolateSigmas, logF32, sigmaToT } from './sigma-schedule.js';
 import { checkSteps } from './spacing.js';
 import { SD15_TRAINING, trainingSchedule, type TimestepSpacing, type TrainingConfig } from './training-schedule.js';
-
-export interface DpmSolverOptions extends SchedulerOptions {
-  useKarrasSigmas?: boolean;
-}
 
 function dpmTimesteps(spacing: TimestepSpacing, steps: number, cfg: TrainingConfig): number[] {
   // lambda_min_clipped is -inf for SD: the whole range is used.
@@ -38,17 +35,19 @@ function lambdaOf(sigma: number): number {
   return f32(f32(Math.log(alpha)) - f32(Math.log(s)));
 }
 
-export function createDpmSolver(options: DpmSolverOptions): Scheduler {
+export function createDpmSolver(name: SchedulerName, options: SchedulerOptions): Scheduler {
   const cfg = options.training ?? SD15_TRAINING;
   checkSteps(options.steps, cfg.numTrainTimesteps);
   const train = trainingSchedule(cfg);
   const finalSigmas = options.finalSigmasType ?? 'zero';
   let timesteps = dpmTimesteps(options.timestepSpacing ?? 'linspace', options.steps, cfg);
   let sigmas: number[];
-  if (options.useKarrasSigmas) {
+  if (options.sigmaSchedule) {
     const logSigmas = logF32(train.sigmas);
-    sigmas = karrasSigmas([...train.sigmas].reverse(), options.steps);
-    timesteps = sigmas.map((s) => roundHalfEven(sigmaToT(s, logSigmas)));
+    sigmas = convertSigmas(options.sigmaSchedule, [...train.sigmas].reverse(), options.steps);
+    // Karras timesteps are rounded; exponential and beta ones truncated by the int64 cast.
+    const toInt = options.sigmaSchedule === 'karras' ? roundHalfEven : Math.trunc;
+    timesteps = sigmas.map((s) => toInt(sigmaToT(s, logSigmas)));
   } else {
     sigmas = interpolateSigmas(train.sigmas, timesteps);
   }
@@ -56,7 +55,6 @@ export function createDpmSolver(options: DpmSolverOptions): Scheduler {
   const sigmaLast = finalSigmas === 'sigma_min' ? f32(Math.sqrt(f32(f32(1 - a0) / a0))) : 0;
   const sig = Float32Array.from([...sigmas, sigmaLast]);
   const n = timesteps.length;
-  const name = options.useKarrasSigmas ? 'dpm++2m-karras' : 'dpm++2m';
   const counter = new StepCounter(name, n);
   let previous: Float32Array | undefined; // the last converted model output (m1)
   let lowerOrderNums = 0;

@@ -4,6 +4,7 @@
  * mapping a sigma back to a (fractional) timestep.
  */
 import { f32, interpIndex, linspace, roundHalfEven } from './numpy-like.js';
+import type { SigmaSchedule } from './names.js';
 import type { Scheduler, SchedulerName } from './scheduler.js';
 
 /** np.interp of the float32 training sigmas at each timestep (float64 results). */
@@ -19,6 +20,28 @@ export function karrasSigmas(inSigmas: readonly number[], steps: number): number
   const minInv = sigmaMin ** (1 / rho);
   const maxInv = sigmaMax ** (1 / rho);
   return linspace(0, 1, steps).map((r) => (maxInv + r * (minInv - maxInv)) ** rho);
+}
+
+/** diffusers' _convert_to_exponential: log-uniform between in_sigmas[-1] and in_sigmas[0] (float64). */
+export function exponentialSigmas(inSigmas: readonly number[], steps: number): number[] {
+  const sigmaMin = inSigmas[inSigmas.length - 1]!;
+  const sigmaMax = inSigmas[0]!;
+  return linspace(Math.log(sigmaMax), Math.log(sigmaMin), steps).map(Math.exp);
+}
+
+/**
+ * diffusers' class-specific sigma conversion for a schedule type: in_sigmas is what each
+ * class passes (its interpolated sigmas, or the reversed training sigmas for DPM/UniPC).
+ */
+export function convertSigmas(schedule: SigmaSchedule, inSigmas: readonly number[], steps: number): number[] {
+  switch (schedule) {
+    case 'karras':
+      return karrasSigmas(inSigmas, steps);
+    case 'exponential':
+      return exponentialSigmas(inSigmas, steps);
+    case 'beta':
+      throw new TypeError('beta sigmas are not implemented yet');
+  }
 }
 
 /** diffusers' _sigma_to_t: the fractional timestep whose log-sigma interpolates `sigma`. */
