@@ -71,7 +71,7 @@ export function createKdpm2(name: SchedulerName, options: SchedulerOptions, ance
     },
     modelTimestep: (i) => roundHalfEven(timesteps[i]!),
     step(modelOutput, i, sample, generator?: NoiseSource) {
-      if (ancestral && !generator) throw new TypeError(`${name}: step() needs a generator for its noise`);
+      if (ancestral && !firstOrder(i) && !generator) throw new TypeError(`${name}: step() needs a generator for its noise`);
       counter.take(i, modelOutput, sample);
       const len = sample.length;
       const out = new Float32Array(len);
