@@ -57,7 +57,9 @@ const bits = (a: ArrayLike<number>): Uint32Array => new Uint32Array(Float32Array
 
 describe.skipIf(!dir.available)(titled('issue-21 samplers vs diffusers', dir), () => {
   const stochastic = new Set<SchedulerName>(['dpm2-a', 'dpm++2m-sde', 'dpm++2m-sde-karras', 'lcm', 'ddpm']);
+  // The 11 files added for issue 21 follow the 7 older ones.
   const added = GOLDEN_FILES.slice(7);
+  it('covers the 11 added reference files', () => expect(added).toHaveLength(11));
 
   it.each(added)('%s: noise drawn in exactly the calls diffusers drew it, the same values in the same order', (file, name) => {
     const data = load(file);
