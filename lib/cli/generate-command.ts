@@ -3,7 +3,7 @@ import { AbortError } from '../errors.js';
 import { StableDiffusion, type GenerateOptions } from '../pipeline/index.js';
 import { randomSeed } from '../pipeline/options.js';
 import { checkGenerateOptions } from '../pipeline/stable-diffusion.js';
-import type { SchedulerName } from '../schedulers/index.js';
+import type { SchedulerName, SigmaSchedule } from '../schedulers/index.js';
 import { allowCpuOpenCl, describeDevice } from './cpu-opencl.js';
 import { checkWritable, defaultOutputName, writeAtomically } from './output-file.js';
 import { createProgress } from './progress.js';
@@ -15,6 +15,7 @@ export interface GenerateCommandOptions {
   device?: string;
   steps: number;
   scheduler: SchedulerName;
+  sigmaSchedule?: SigmaSchedule;
   seed?: bigint;
   output?: string;
   runtime?: string;
@@ -34,6 +35,7 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
   const generateOptions: GenerateOptions = {
     steps: opts.steps,
     scheduler: opts.scheduler,
+    ...(opts.sigmaSchedule !== undefined ? { schedulerOptions: { sigmaSchedule: opts.sigmaSchedule } } : {}),
     seed,
     signal: controller.signal,
     onStep: (s) => progress.step(s),
@@ -75,6 +77,7 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
       seed: String(image.seed),
       steps: opts.steps,
       scheduler: opts.scheduler,
+      ...(opts.sigmaSchedule !== undefined ? { sigmaSchedule: opts.sigmaSchedule } : {}),
       device: pipe.info.device,
       deviceKind: pipe.info.deviceKind,
       deviceName: pipe.info.openClDevice?.name ?? pipe.info.deviceName,

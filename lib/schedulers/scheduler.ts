@@ -1,5 +1,8 @@
 /** The one interface every scheduler implements. */
+import type { SchedulerName, SigmaSchedule } from './names.js';
 import type { TimestepSpacing, TrainingConfig } from './training-schedule.js';
+
+export type { SchedulerName, SigmaSchedule } from './names.js';
 
 /** A source of standard normal noise (the ancestral schedulers draw from it each step). */
 export interface NoiseSource {
@@ -10,11 +13,14 @@ export interface Scheduler {
   readonly name: SchedulerName;
   /** The timesteps the model is called at, in order (integers, or float32 values for LMS/Euler). */
   readonly timesteps: readonly number[];
-  /** Noise levels after set_timesteps (LMS, Euler, Euler-a, DPM-Solver), one more than timesteps. */
+  /**
+   * diffusers' `sigmas` after set_timesteps, in its layout, for the sigma-based classes: one
+   * more than timesteps, but interleaved for Heun ([s0, s1, s1, ..., 0]) and KDPM2 (2n + 2).
+   */
   readonly sigmas?: readonly number[];
   /** Scale of the initial noise: 1, or sigma_max for the sigma-space schedulers. */
   readonly initNoiseSigma: number;
-  /** Number of model calls (PNDM: steps + 1, its second timestep repeated). */
+  /** Number of model calls (PNDM: steps + 1, its second timestep repeated; Heun, DPM2: 2 * steps - 1). */
   readonly length: number;
   /** The model input for step i: the identity, or sample / sqrt(sigma^2 + 1). */
   scaleModelInput(sample: Float32Array, i: number): Float32Array;
@@ -24,10 +30,6 @@ export interface Scheduler {
   step(modelOutput: Float32Array, i: number, sample: Float32Array, generator?: NoiseSource): Float32Array;
 }
 
-export type SchedulerName = 'pndm' | 'lms' | 'dpm++2m' | 'dpm++2m-karras' | 'euler' | 'euler-a' | 'ddim';
-
-export const SCHEDULER_NAMES: readonly SchedulerName[] = ['pndm', 'lms', 'dpm++2m', 'dpm++2m-karras', 'euler', 'euler-a', 'ddim'];
-
 export interface SchedulerOptions {
   /** Inference steps, any integer >= 1. */
   steps: number;
@@ -35,6 +37,12 @@ export interface SchedulerOptions {
   timestepSpacing?: TimestepSpacing;
   /** DPM-Solver: 'zero' (diffusers' default) or 'sigma_min' (end at timestep 0's sigma, as the seed's compiled steps do). */
   finalSigmasType?: 'zero' | 'sigma_min';
+  /**
+   * Sigma spacing (A1111's schedule type) where the sampler accepts one (sigmaSchedulesFor):
+   * diffusers' use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas. Default: the
+   * class's own (interpolated training sigmas).
+   */
+  sigmaSchedule?: SigmaSchedule;
   /** The training schedule; default SD 1.x. */
   training?: TrainingConfig;
 }
