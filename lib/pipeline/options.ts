@@ -1,6 +1,6 @@
 /** Options of StableDiffusion.load and generate, and their checks. */
 import { InvalidArgumentError } from '../errors.js';
-import { isSchedulerName, SCHEDULER_NAMES, type SchedulerName, type TimestepSpacing } from '../schedulers/index.js';
+import { isSchedulerName, SCHEDULER_NAMES, type SchedulerName, type SigmaSchedule, type TimestepSpacing } from '../schedulers/index.js';
 
 export type LoadPhase = 'runtime' | 'module' | 'weights' | 'warmup';
 
@@ -50,6 +50,8 @@ export interface SchedulerTuning {
   timestepSpacing?: TimestepSpacing;
   /** dpm++2m: 'zero' (diffusers' default) or 'sigma_min'. */
   finalSigmasType?: 'zero' | 'sigma_min';
+  /** A1111's schedule type, for the schedulers that accept it (sigmaSchedulesFor). */
+  sigmaSchedule?: SigmaSchedule;
 }
 
 export interface GenerateOptions {
@@ -67,6 +69,11 @@ export interface GenerateOptions {
   guidanceScale?: number;
   onStep?: (progress: StepProgress) => void;
   signal?: AbortSignal;
+  /**
+   * When `signal` fires after the first step: stop there and decode the latents reached
+   * (the image is returned) instead of rejecting with an AbortError, as A1111's interrupt does.
+   */
+  decodeOnAbort?: boolean;
 }
 
 export const DEFAULT_STEPS = 20;
@@ -84,6 +91,7 @@ export interface ResolvedGenerateOptions {
   guidanceScale: number | undefined;
   onStep: ((p: StepProgress) => void) | undefined;
   signal: AbortSignal | undefined;
+  decodeOnAbort: boolean;
 }
 
 export function resolveGenerateOptions(options: GenerateOptions, latentSize: number): ResolvedGenerateOptions {
@@ -116,6 +124,7 @@ export function resolveGenerateOptions(options: GenerateOptions, latentSize: num
     guidanceScale: g,
     onStep: options.onStep,
     signal: options.signal,
+    decodeOnAbort: options.decodeOnAbort === true,
   };
 }
 
