@@ -3,7 +3,6 @@
  * pipeline in a worker process that is restarted when it dies.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type RequestListener } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -138,7 +137,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
     requestTimeout: timeouts.requestTimeoutMs,
     connectionTimeout: timeouts.connectionTimeoutMs,
     // Node checks requestTimeout every connectionsCheckingInterval (30 s by default).
-    serverFactory: (handler: RequestListener) => createHttpServer({ connectionsCheckingInterval: timeouts.checkIntervalMs }, handler),
+    http: { connectionsCheckingInterval: timeouts.checkIntervalMs },
     ajv: { customOptions: { allErrors: true } },
   });
   app.setErrorHandler(makeErrorHandler(log));
