@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 import { RUNTIME_ID_VARIABLE, testRuntimeSpecs } from './test/support/runtimes.js';
 
 /** Suites that load a real TVM runtime: they run once per runtime (a project each). */
-const RUNTIME_SUITES = ['tvm-runtime', 'tvm-standin-model', 'pipeline', 'cli', 'tvm-fuzz', 'program-cache', 'weight-loader', 'pipeline-async-path', 'tvm-async-copies'].map((name) => `test/${name}.test.ts`);
+const RUNTIME_SUITES = ['tvm-runtime', 'tvm-standin-model', 'pipeline', 'cli', 'tvm-fuzz', 'program-cache', 'weight-loader', 'pipeline-async-path', 'tvm-async-copies', 'pipeline-samplers'].map((name) => `test/${name}.test.ts`);
 const SHARED_DIR = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'shared'));
 
 // The OpenCL program cache of every test process (and the CLI they start): a fresh folder

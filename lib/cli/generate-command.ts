@@ -3,7 +3,7 @@ import { AbortError } from '../errors.js';
 import { StableDiffusion, type GenerateOptions } from '../pipeline/index.js';
 import { randomSeed } from '../pipeline/options.js';
 import { checkGenerateOptions } from '../pipeline/stable-diffusion.js';
-import type { SchedulerName } from '../schedulers/index.js';
+import type { SchedulerName, SigmaSchedule } from '../schedulers/index.js';
 import { checkWritable, defaultOutputName, writeAtomically } from './output-file.js';
 import { createProgress } from './progress.js';
 
@@ -14,6 +14,7 @@ export interface GenerateCommandOptions {
   device?: string;
   steps: number;
   scheduler: SchedulerName;
+  sigmaSchedule?: SigmaSchedule;
   seed?: bigint;
   output?: string;
   runtime?: string;
@@ -31,6 +32,7 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
   const generateOptions: GenerateOptions = {
     steps: opts.steps,
     scheduler: opts.scheduler,
+    ...(opts.sigmaSchedule !== undefined ? { schedulerOptions: { sigmaSchedule: opts.sigmaSchedule } } : {}),
     seed,
     signal: controller.signal,
     onStep: (s) => progress.step(s),
@@ -70,6 +72,7 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
       seed: String(image.seed),
       steps: opts.steps,
       scheduler: opts.scheduler,
+      ...(opts.sigmaSchedule !== undefined ? { sigmaSchedule: opts.sigmaSchedule } : {}),
       device: pipe.info.device,
       width: image.width,
       height: image.height,

@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 
 import { SdMaliError } from '../errors.js';
 import { DEFAULT_SCHEDULER, DEFAULT_STEPS } from '../pipeline/index.js';
 import { packageRoot } from '../tvm/native.js';
-import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/index.js';
+import { SCHEDULER_NAMES, SIGMA_SCHEDULES, type SchedulerName, type SigmaSchedule } from '../schedulers/index.js';
 import { cacheClearCommand, cacheInfoCommand } from './cache-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { generateCommand } from './generate-command.js';
@@ -48,6 +48,7 @@ program
   .option('-d, --device <device>', "'opencl', 'cpu', 'cuda', 'vulkan' or 'metal', optionally ':<id>'; default: the first that works")
   .option('-s, --steps <n>', 'inference steps', positiveInt, DEFAULT_STEPS)
   .addOption(new Option('--scheduler <name>', 'sampler').choices([...SCHEDULER_NAMES]).default(DEFAULT_SCHEDULER))
+  .addOption(new Option('--sigma-schedule <type>', "schedule type (A1111's Karras, Exponential, Beta) for samplers that take one; default: the sampler's own").choices([...SIGMA_SCHEDULES]))
   .option('--seed <n>', 'seed of the initial noise (torch.manual_seed-compatible); default random', seedValue)
   .option('-o, --output <file>', 'PNG to write; default sd-<seed>-<prompt>.png')
   .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
@@ -61,9 +62,10 @@ program
 Examples:
   $ sd-mali generate "an astronaut riding a horse" --model ./dist --steps 20 --seed 42
   $ sd-mali generate "a red fox in a misty forest" --negative "blurry" --scheduler dpm++2m-karras -o fox.png
+  $ sd-mali generate "a harbour at dusk" --scheduler heun --sigma-schedule exponential --steps 12
   $ SD_MALI_TVM_RUNTIME=/opt/tvm/build/libtvm_runtime.so sd-mali generate "a lighthouse" --json`,
   )
-  .action(async (prompt: string, opts: { negative?: string; model: string; tokenizer?: string; device?: string; steps: number; scheduler: SchedulerName; seed?: bigint; output?: string; runtime?: string; programCache?: string; warmup?: boolean; json?: boolean; force?: boolean }) => {
+  .action(async (prompt: string, opts: { negative?: string; model: string; tokenizer?: string; device?: string; steps: number; scheduler: SchedulerName; sigmaSchedule?: SigmaSchedule; seed?: bigint; output?: string; runtime?: string; programCache?: string; warmup?: boolean; json?: boolean; force?: boolean }) => {
     process.exitCode = await generateCommand(prompt, opts);
   });
 

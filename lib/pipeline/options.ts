@@ -1,6 +1,6 @@
 /** Options of StableDiffusion.load and generate, and their checks. */
 import { InvalidArgumentError } from '../errors.js';
-import { isSchedulerName, SCHEDULER_NAMES, type SchedulerName, type SigmaSchedule, type TimestepSpacing } from '../schedulers/index.js';
+import { createScheduler, isSchedulerName, SCHEDULER_NAMES, type SchedulerName, type SigmaSchedule, type TimestepSpacing } from '../schedulers/index.js';
 
 export type LoadPhase = 'runtime' | 'module' | 'weights' | 'warmup';
 
@@ -48,9 +48,9 @@ export interface StepProgress {
 
 export interface SchedulerTuning {
   timestepSpacing?: TimestepSpacing;
-  /** dpm++2m: 'zero' (diffusers' default) or 'sigma_min'. */
+  /** dpm++2m, dpm++2m-sde, dpm++2s, unipc: 'zero' (diffusers' default) or 'sigma_min'. */
   finalSigmasType?: 'zero' | 'sigma_min';
-  /** A1111's schedule type, for the schedulers that accept it (sigmaSchedulesFor). */
+  /** A1111's schedule type where the sampler takes one (sigmaSchedulesFor(scheduler)). */
   sigmaSchedule?: SigmaSchedule;
 }
 
@@ -112,13 +112,21 @@ export function resolveGenerateOptions(options: GenerateOptions, latentSize: num
   }
   const g = options.guidanceScale;
   if (g !== undefined && (typeof g !== 'number' || !Number.isFinite(g))) throw new InvalidArgumentError(`guidanceScale must be a finite number, got ${String(g)}`);
+  const schedulerOptions = options.schedulerOptions ?? {};
+  try {
+    // Building the schedule checks what only the sampler knows (accepted sigma schedules,
+    // LCM's 50-step limit), before any model work.
+    createScheduler(scheduler, { steps, ...schedulerOptions });
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
   const negativePrompt = options.negativePrompt ?? '';
   if (typeof negativePrompt !== 'string') throw new InvalidArgumentError('negativePrompt must be a string');
   return {
     negativePrompt,
     steps,
     scheduler,
-    schedulerOptions: options.schedulerOptions ?? {},
+    schedulerOptions,
     seed,
     latents: options.latents,
     guidanceScale: g,

@@ -13,7 +13,11 @@ import { SD15_TRAINING, trainingSchedule } from './training-schedule.js';
  * Timesteps and sigmas (with the final 0) of LMS, Euler and Euler ancestral; with a sigma
  * schedule (Karras, exponential, beta) the timesteps follow from the converted sigmas.
  */
-export function sigmaSchedule(options: SchedulerOptions): { timesteps: number[]; sigmas: Float32Array; spacing: string } {
+export function sigmaSchedule(
+  options: SchedulerOptions,
+  /** How a converted schedule's float64 timestep is stored (float32, or KDPM2's rounding). */
+  castTimestep: (t: number) => number = f32,
+): { timesteps: number[]; sigmas: Float32Array; spacing: string } {
   const cfg = options.training ?? SD15_TRAINING;
   checkSteps(options.steps, cfg.numTrainTimesteps);
   const spacing = options.timestepSpacing ?? 'linspace';
@@ -23,7 +27,7 @@ export function sigmaSchedule(options: SchedulerOptions): { timesteps: number[];
   if (options.sigmaSchedule) {
     const logSigmas = logF32(train.sigmas);
     sigmas = convertSigmas(options.sigmaSchedule, sigmas, options.steps);
-    timesteps = sigmas.map((s) => f32(sigmaToT(s, logSigmas)));
+    timesteps = sigmas.map((s) => castTimestep(sigmaToT(s, logSigmas)));
   }
   return { timesteps, sigmas: Float32Array.from([...sigmas, 0]), spacing };
 }

@@ -3,11 +3,17 @@
  * Float32Array latents of any length and any step count >= 1.
  */
 import { createDdim } from './ddim.js';
+import { createDdpm } from './ddpm.js';
+import { createDpmSinglestep } from './dpm-singlestep.js';
 import { createDpmSolver } from './dpm-solver.js';
 import { createEuler } from './euler.js';
+import { createHeun } from './heun.js';
+import { createKdpm2 } from './kdpm2.js';
+import { createLcm } from './lcm.js';
 import { createLms } from './lms.js';
 import { isSchedulerName, isSigmaSchedule, KARRAS_ALIASES, SCHEDULER_NAMES, sigmaSchedulesFor, type SchedulerName, type SigmaSchedule } from './names.js';
 import { createPndm } from './pndm.js';
+import { createUniPc } from './unipc.js';
 import type { Scheduler, SchedulerOptions } from './scheduler.js';
 
 export type { Scheduler, SchedulerOptions, NoiseSource } from './scheduler.js';
@@ -60,7 +66,23 @@ export function createScheduler(name: SchedulerName, options: CreateSchedulerOpt
       return createEuler(name, opts, true);
     case 'dpm++2m':
       return createDpmSolver(name, opts);
+    case 'dpm++2m-sde':
+      return createDpmSolver(name, opts, true);
+    case 'dpm++2s':
+      return createDpmSinglestep(name, opts);
+    case 'unipc':
+      return createUniPc(name, opts);
+    case 'heun':
+      return createHeun(name, opts);
+    case 'dpm2':
+      return createKdpm2(name, opts, false);
+    case 'dpm2-a':
+      return createKdpm2(name, opts, true);
+    case 'lcm':
+      return createLcm(name, opts);
+    case 'ddpm':
+      return createDdpm(name, opts);
     default:
-      throw new TypeError(`scheduler '${name}' is not implemented yet`);
+      throw new TypeError(`unknown scheduler '${String(name)}': expected one of ${SCHEDULER_NAMES.join(', ')}`);
   }
 }
