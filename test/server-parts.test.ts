@@ -257,16 +257,16 @@ describe('image text (png-info)', () => {
 
   it('reads the parameters chunk of a PNG, and its other text items', async () => {
     const png = await encodePng(new Uint8Array(4), 1, 1, { parameters, Software: 'x' });
-    expect(readImageInfo(png)).toEqual({ format: 'png', parameters, items: { Software: 'x' } });
+    expect(await readImageInfo(png)).toEqual({ format: 'png', parameters, items: { Software: 'x' } });
   });
 
-  it("reads a JPEG's and a WebP's EXIF UserComment as A1111 writes it", () => {
+  it("reads a JPEG's and a WebP's EXIF UserComment as A1111 writes it", async () => {
     const exif = exifWithUserComment(unicodeComment(parameters));
     const app1 = Buffer.alloc(4);
     app1.writeUInt16BE(0xffe1, 0);
     app1.writeUInt16BE(2 + 6 + exif.length, 2);
     const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8]), app1, Buffer.from('Exif\0\0', 'latin1'), exif, Buffer.from([0xff, 0xd9])]);
-    expect(readImageInfo(jpeg)).toEqual({ format: 'jpeg', parameters, items: {} });
+    expect(await readImageInfo(jpeg)).toEqual({ format: 'jpeg', parameters, items: {} });
     const chunk = Buffer.alloc(8);
     chunk.write('EXIF', 0, 'latin1');
     chunk.writeUInt32LE(exif.length, 4);
@@ -274,8 +274,8 @@ describe('image text (png-info)', () => {
     const riff = Buffer.alloc(8);
     riff.write('RIFF', 0, 'latin1');
     riff.writeUInt32LE(body.length, 4);
-    expect(readImageInfo(Buffer.concat([riff, body]))).toEqual({ format: 'webp', parameters, items: {} });
-    expect(readImageInfo(Buffer.from('not an image'))).toBeUndefined();
+    expect(await readImageInfo(Buffer.concat([riff, body]))).toEqual({ format: 'webp', parameters, items: {} });
+    expect(await readImageInfo(Buffer.from('not an image'))).toBeUndefined();
   });
 
   it('reads at most MAX_TEXT_CHUNKS text chunks and skips a zTXt bomb', async () => {
@@ -289,7 +289,7 @@ describe('image text (png-info)', () => {
     const many = Array.from({ length: 300_000 }, (_, k) => chunk('tEXt', Buffer.from(`k${k}\0v`, 'latin1')));
     const bomb = chunk('zTXt', Buffer.concat([Buffer.from('parameters\0\0', 'latin1'), deflateSync(Buffer.alloc(64 * 1024 * 1024))]));
     const hostile = Buffer.concat([png.subarray(0, 33), bomb, ...many, png.subarray(33)]);
-    const info = readImageInfo(hostile)!;
+    const info = (await readImageInfo(hostile))!;
     expect(info.parameters).toBeUndefined();
     expect(Object.keys(info.items)).toHaveLength(MAX_TEXT_CHUNKS - 1);
   });

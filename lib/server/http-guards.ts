@@ -11,21 +11,32 @@ import { MAX_JSON_DEPTH } from './body-limits.js';
 import { HttpError } from './http-errors.js';
 import { logValue } from './log-value.js';
 
-/** The depth of the deepest array or object in `text` (strings skipped), in one pass. */
+const STRUCTURAL = /["[\]{}]/g;
+
+/**
+ * The depth of the deepest array or object in `text` (strings skipped), in one pass that
+ * jumps from one structural character to the next (an 8 MB base64 string is one jump).
+ */
 export function jsonDepth(text: string): number {
   let depth = 0;
   let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) {
-      inString = true;
+  STRUCTURAL.lastIndex = 0;
+  for (let m = STRUCTURAL.exec(text); m !== null; m = STRUCTURAL.exec(text)) {
+    const c = text.charCodeAt(m.index);
+    if (c === 34 /* " */) {
+      // To the closing quote: one not preceded by an odd number of backslashes.
+      let end = m.index;
+      for (;;) {
+        end = text.indexOf('"', end + 1);
+        if (end < 0) return max;
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 92) slashes++;
+        if (slashes % 2 === 0) break;
+      }
+      STRUCTURAL.lastIndex = end + 1;
     } else if (c === 91 /* [ */ || c === 123 /* { */) {
       if (++depth > max) max = depth;
-    } else if (c === 93 /* ] */ || c === 125 /* } */) {
+    } else {
       depth--;
     }
   }

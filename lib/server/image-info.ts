@@ -2,13 +2,18 @@
  * The text A1111 keeps in an image, read as its images.read_info_from_image reads it: the
  * "parameters" text chunk of a PNG (tEXt, zTXt or iTXt), or the EXIF UserComment of a JPEG
  * or WebP (piexif's "UNICODE\0" + UTF-16BE, or "ASCII\0\0\0"). Bounded: a hostile file with
- * 300k text chunks or a zip bomb costs at most MAX_TEXT_CHUNKS chunks and MAX_TEXT_BYTES.
+ * 300k text chunks or a zip bomb costs at most MAX_TEXT_CHUNKS chunks and MAX_TEXT_BYTES, a
+ * text is cut at MAX_CHUNK_TEXT_BYTES, and the walk over chunks yields to the event loop.
  */
 import { inflateSync } from 'node:zlib';
 
 export const MAX_TEXT_CHUNKS = 64;
-/** Per chunk and in total, after decompression (PIL's MAX_TEXT_CHUNK is 1 MB too). */
+/** In total, after decompression (PIL's MAX_TEXT_CHUNK is 1 MB). */
 export const MAX_TEXT_BYTES = 1024 * 1024;
+/** Per chunk: A1111's infotexts are a few KB; this bounds what the infotext parser reads. */
+export const MAX_CHUNK_TEXT_BYTES = 256 * 1024;
+/** Chunks walked between yields to the event loop (a 8 MB file can hold 600k empty chunks). */
+const CHUNKS_PER_TURN = 20_000;
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
 
@@ -43,11 +48,13 @@ const TEXT = chunkTag('tEXt');
 const ZTXT = chunkTag('zTXt');
 const ITXT = chunkTag('iTXt');
 
-function pngText(bytes: Buffer): Record<string, string> {
+async function pngText(bytes: Buffer): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   let chunks = 0;
+  let walked = 0;
   let budget = MAX_TEXT_BYTES;
   for (let at = 8; at + 12 <= bytes.length && chunks < MAX_TEXT_CHUNKS && budget > 0; ) {
+    if (++walked % CHUNKS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
     const length = bytes.readUInt32BE(at);
     const tag = bytes.readUInt32BE(at + 4);
     const end = at + 8 + length;
@@ -61,11 +68,12 @@ function pngText(bytes: Buffer): Record<string, string> {
     const zero = data.indexOf(0);
     if (zero <= 0) continue;
     const key = data.toString('latin1', 0, zero);
+    const room = Math.min(budget, MAX_CHUNK_TEXT_BYTES);
     let text: string | undefined;
     if (type === 'tEXt') {
-      text = data.toString('latin1', zero + 1, Math.min(data.length, zero + 1 + budget));
+      text = data.toString('latin1', zero + 1, Math.min(data.length, zero + 1 + room));
     } else if (type === 'zTXt') {
-      text = inflateBounded(data.subarray(zero + 2), budget)?.toString('latin1');
+      text = inflateBounded(data.subarray(zero + 2), room)?.toString('latin1');
     } else {
       // keyword\0 compression-flag compression-method language\0 translated-keyword\0 text
       const compressed = data[zero + 1] === 1;
@@ -73,7 +81,7 @@ function pngText(bytes: Buffer): Record<string, string> {
       const translated = language < 0 ? -1 : data.indexOf(0, language + 1);
       if (translated < 0) continue;
       const body = data.subarray(translated + 1);
-      text = compressed ? inflateBounded(body, budget)?.toString('utf8') : body.toString('utf8', 0, Math.min(body.length, budget));
+      text = compressed ? inflateBounded(body, room)?.toString('utf8') : body.toString('utf8', 0, Math.min(body.length, room));
     }
     if (text === undefined) continue;
     budget -= text.length;
@@ -120,7 +128,7 @@ function exifUserComment(tiff: Buffer): string | undefined {
   if (entry === undefined) return undefined;
   const length = u32(entry + 4);
   const start = length <= 4 ? entry + 8 : u32(entry + 8);
-  if (length > MAX_TEXT_BYTES * 2 || start + length > tiff.length) return undefined;
+  if (length > MAX_CHUNK_TEXT_BYTES * 2 || start + length > tiff.length) return undefined;
   const text = userComment(tiff.subarray(start, start + length));
   return text.length > 0 ? text : undefined;
 }
@@ -150,11 +158,11 @@ function webpExif(bytes: Buffer): Buffer | undefined {
 }
 
 /** The parameters and other text of a PNG, JPEG or WebP; undefined for anything else. */
-export function readImageInfo(bytes: Buffer): ImageInfo | undefined {
+export async function readImageInfo(bytes: Buffer): Promise<ImageInfo | undefined> {
   const format = detectFormat(bytes);
   if (!format) return undefined;
   if (format === 'png') {
-    const { parameters, ...items } = pngText(bytes);
+    const { parameters, ...items } = await pngText(bytes);
     return { format, parameters, items };
   }
   const exif = format === 'jpeg' ? jpegExif(bytes) : webpExif(bytes);

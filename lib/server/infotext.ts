@@ -93,9 +93,11 @@ export function readPairs(line: string): [string, string][] {
 export function parseInfotext(text: string): Record<string, string | number> {
   const lines = text.trim().split('\n');
   let last = lines.pop() ?? '';
-  if (readPairs(last).length < 3) {
+  let pairs = readPairs(last);
+  if (pairs.length < 3) {
     lines.push(last);
     last = '';
+    pairs = [];
   }
   let prompt = '';
   let negative = '';
@@ -110,7 +112,7 @@ export function parseInfotext(text: string): Record<string, string | number> {
     else prompt += (prompt === '' ? '' : '\n') + line;
   }
   const res: Record<string, string | number> = { Prompt: prompt, 'Negative prompt': negative };
-  for (const [k, raw] of readPairs(last)) {
+  for (const [k, raw] of pairs) {
     const v = raw.startsWith('"') && raw.endsWith('"') ? unquote(raw) : raw;
     const size = /^(\d+)x(\d+)$/.exec(v);
     if (size) {

@@ -18,7 +18,7 @@ export function registerPngInfo(app: FastifyInstance, bodyLimit: number): void {
       if (image.length === 0) return { info: '', items: {}, parameters: {} };
       // A1111: "data:image/…;base64,<data>" or bare base64.
       const encoded = image.startsWith('data:image/') ? (image.split(';')[1]?.split(',')[1] ?? '') : image;
-      const info = readImageInfo(Buffer.from(encoded, 'base64'));
+      const info = await readImageInfo(Buffer.from(encoded, 'base64'));
       if (!info) throw fieldError('image', 'is not a base64 PNG, JPEG or WebP image');
       const text = info.parameters ?? '';
       return { info: text, items: info.items, parameters: parseInfotext(text) };
