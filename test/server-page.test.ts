@@ -33,7 +33,7 @@ describe.skipIf(!ready.available)(titled('the page at / in headless Chromium', r
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(`${s.url}/`);
     await expect.poll(() => page.locator('#sampler option').count(), { timeout: 30_000 }).toBe(SAMPLERS.length);
-    expect(await page.locator('#model').textContent()).toBe('model: standin-tvm0.20');
+    expect(await page.locator('#model').textContent()).toMatch(/^model: standin-tvm0\.20 \[[0-9a-f]{10}\]$/);
 
     await page.fill('#prompt', 'a lighthouse on a cliff at dawn');
     await page.fill('#negative', 'blurry');
