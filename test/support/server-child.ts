@@ -54,10 +54,14 @@ export async function startChildServer(options: Partial<ServerOptions> = {}): Pr
     resetStall: () => ask<boolean>(child, { type: 'stall-reset' }, 'stallReset').then(() => undefined),
     rssMiB: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
     close: async () => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.send({ type: 'close' });
+      // A server wedged by a hostile request never reads the message: kill it (its worker
+      // leaves when the IPC channel closes).
+      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(kill);
     },
   };
 }
