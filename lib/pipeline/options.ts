@@ -75,6 +75,11 @@ export interface GenerateOptions {
   guidanceScale?: number;
   onStep?: (progress: StepProgress) => void;
   signal?: AbortSignal;
+  /**
+   * When `signal` fires after the first step: stop there and decode the latents reached
+   * (the image is returned) instead of rejecting with an AbortError, as A1111's interrupt does.
+   */
+  decodeOnAbort?: boolean;
 }
 
 export const DEFAULT_STEPS = 20;
@@ -92,6 +97,7 @@ export interface ResolvedGenerateOptions {
   guidanceScale: number | undefined;
   onStep: ((p: StepProgress) => void) | undefined;
   signal: AbortSignal | undefined;
+  decodeOnAbort: boolean;
 }
 
 export function resolveGenerateOptions(options: GenerateOptions, latentSize: number): ResolvedGenerateOptions {
@@ -132,6 +138,7 @@ export function resolveGenerateOptions(options: GenerateOptions, latentSize: num
     guidanceScale: g,
     onStep: options.onStep,
     signal: options.signal,
+    decodeOnAbort: options.decodeOnAbort === true,
   };
 }
 

@@ -430,7 +430,10 @@ export class StableDiffusion implements Disposable {
       const schedulerMs: number[] = [];
       const copyMs: number[] = [];
       for (let i = 0; i < scheduler.length; i++) {
-        if (signal?.aborted) throw new AbortError(`generation aborted after ${i} of ${scheduler.length} steps`, { cause: signal.reason });
+        if (signal?.aborted) {
+          if (opts.decodeOnAbort && i > 0) break;
+          throw new AbortError(`generation aborted after ${i} of ${scheduler.length} steps`, { cause: signal.reason });
+        }
         t = now();
         // Asynchronous copies: a synchronous one would block the event loop behind any
         // model call queued on this runtime (another pipeline's UNet step).
@@ -457,7 +460,7 @@ export class StableDiffusion implements Disposable {
         schedulerMs.push(now() - t);
         opts.onStep?.({ step: i + 1, steps: scheduler.length, timestep: scheduler.timesteps[i]!, elapsedMs: now() - started, latents: x });
       }
-      throwIfAborted(signal);
+      if (!opts.decodeOnAbort) throwIfAborted(signal);
 
       t = now();
       await latents.copyFromAsync(x);
