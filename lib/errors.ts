@@ -15,7 +15,8 @@ export type SdMaliErrorCode =
   | 'INVALID_ARGUMENT'
   | 'DEVICE_UNAVAILABLE'
   | 'BUILD_FAILED'
-  | 'BUILD_TOOLS_MISSING';
+  | 'BUILD_TOOLS_MISSING'
+  | 'ADDON_NOT_BUILT';
 
 export class SdMaliError extends Error {
   readonly code: SdMaliErrorCode;
@@ -154,9 +155,28 @@ export class AbortError extends SdMaliError {
   }
 }
 
+/** A bad argument to any layer (the library, lib/tvm, the schedulers, the native addon). */
 export class InvalidArgumentError extends SdMaliError {
   constructor(message: string) {
     super('INVALID_ARGUMENT', message);
+  }
+}
+
+/**
+ * sd-mali's native addon is not there for this platform: no prebuilt binary matched and
+ * none was built at install. `remedy` says how to build it.
+ */
+export class AddonNotBuiltError extends SdMaliError {
+  /** `${process.platform}-${process.arch}`. */
+  readonly platform: string;
+  readonly remedy: string;
+  constructor(platform: string, options?: { cause?: unknown }) {
+    const remedy =
+      'build it with python3, make and a C++17 compiler present: `npm rebuild sd-mali` ' +
+      '(npm >= 11 holds install scripts until you run `npm install-scripts approve sd-mali`)';
+    super('ADDON_NOT_BUILT', `sd-mali's native addon is not built for ${platform} (no prebuilt binary matched). To fix: ${remedy}`, options);
+    this.platform = platform;
+    this.remedy = remedy;
   }
 }
 

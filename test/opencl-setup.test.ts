@@ -18,6 +18,7 @@ import {
 import type { LibraryProbe, OpenClPlatformsProbe } from '../lib/tvm/index.js';
 import { nativeBinding } from '../lib/tvm/native.js';
 import { testRuntime, titled } from './support/shared-data.js';
+import { InvalidArgumentError } from '../lib/errors.js';
 
 interface FakeSystem {
   runtimeHasOpenCl?: boolean;
@@ -296,8 +297,8 @@ describe('the native probes', () => {
     const missing = await native.probeSharedLibrary('libsd-mali-does-not-exist.so');
     expect(missing.loaded).toBe(false);
     expect(missing.error).toContain('libsd-mali-does-not-exist.so');
-    expect(() => native.probeSharedLibrary(42 as unknown as string)).toThrow(TypeError);
-    expect(() => native.probeSharedLibrary('a\0b')).toThrow(TypeError);
+    expect(() => native.probeSharedLibrary(42 as unknown as string)).toThrow(InvalidArgumentError);
+    expect(() => native.probeSharedLibrary('a\0b')).toThrow(InvalidArgumentError);
     const notOpenCl = await native.probeOpenClPlatforms('libc.so.6');
     expect(notOpenCl.error).toContain('not an OpenCL library');
   });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { crc32, encodePng, paeth } from '../lib/image/png.js';
 import { nativeBinding } from '../lib/tvm/native.js';
 import { decodeRgbaPng } from './support/png-decode.js';
+import { InvalidArgumentError } from '../lib/errors.js';
 
 /** libpng's heuristic, written out plainly: each row's filter with the smallest sum of |signed byte|, lowest type on ties. */
 function referenceFilter(rgba: Uint8Array, width: number, height: number): Uint8Array {
@@ -110,11 +111,11 @@ describe('PNG encoding', () => {
   });
 
   it('refuses pixels that do not match the size, and non-byte arrays, with typed errors', async () => {
-    await expect(encodePng(new Uint8Array(10), 2, 2)).rejects.toThrow(RangeError);
+    await expect(encodePng(new Uint8Array(10), 2, 2)).rejects.toThrow(InvalidArgumentError);
     const { pngFilterRows } = nativeBinding();
-    expect(() => pngFilterRows(new Uint8Array(16), 0, 4)).toThrow(RangeError);
-    expect(() => pngFilterRows(new Uint8Array(16), 2.5, 4)).toThrow(RangeError);
-    expect(() => pngFilterRows(new Uint16Array(8) as unknown as Uint8Array, 2, 1)).toThrow(TypeError);
-    expect(() => crc32('text' as unknown as Uint8Array)).toThrow(TypeError);
+    expect(() => pngFilterRows(new Uint8Array(16), 0, 4)).toThrow(InvalidArgumentError);
+    expect(() => pngFilterRows(new Uint8Array(16), 2.5, 4)).toThrow(InvalidArgumentError);
+    expect(() => pngFilterRows(new Uint16Array(8) as unknown as Uint8Array, 2, 1)).toThrow(InvalidArgumentError);
+    expect(() => crc32('text' as unknown as Uint8Array)).toThrow(InvalidArgumentError);
   });
 });

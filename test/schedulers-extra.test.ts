@@ -18,6 +18,7 @@ import { singlestepOrders } from '../lib/schedulers/dpm-singlestep.js';
 import { golden, readJson } from './support/golden.js';
 import { GOLDEN_FILES, syntheticEps, ulpDistance, type GoldenFile, type GoldenRun } from './support/scheduler-golden.js';
 import { titled } from './support/shared-data.js';
+import { InvalidArgumentError } from '../lib/errors.js';
 
 const ULPS = 4;
 // Float timesteps from log-sigma interpolation: numpy's float32 log is not correctly rounded.
@@ -234,9 +235,9 @@ describe.skipIf(!dir.available)(titled('issue-21 samplers vs diffusers', dir), (
 });
 
 describe('issue-21 sampler options', () => {
-  it('refuses sigma schedules a class does not take, unknown ones and contradictions, with TypeErrors', () => {
+  it('refuses sigma schedules a class does not take, unknown ones and contradictions, with InvalidArgumentErrors', () => {
     expect(() => createScheduler('pndm', { steps: 5, sigmaSchedule: 'karras' })).toThrow(/no sigma schedule option/);
-    expect(() => createScheduler('lcm', { steps: 4, sigmaSchedule: 'beta' })).toThrow(TypeError);
+    expect(() => createScheduler('lcm', { steps: 4, sigmaSchedule: 'beta' })).toThrow(InvalidArgumentError);
     expect(() => createScheduler('euler-karras', { steps: 5, sigmaSchedule: 'exponential' })).toThrow(/accepts sigmaSchedule 'karras'/);
     expect(() => createScheduler('euler', { steps: 5, sigmaSchedule: 'polyexponential' as SigmaSchedule })).toThrow(/unknown sigmaSchedule/);
     expect(() => createScheduler('euler', { steps: 5, useKarrasSigmas: true, sigmaSchedule: 'beta' })).toThrow(/conflicts/);
@@ -244,7 +245,7 @@ describe('issue-21 sampler options', () => {
       for (const schedule of ['karras', 'exponential', 'beta'] as const) {
         const make = (): unknown => createScheduler(name, { steps: 5, sigmaSchedule: schedule });
         if (sigmaSchedulesFor(name).includes(schedule)) expect(make).not.toThrow();
-        else expect(make).toThrow(TypeError);
+        else expect(make).toThrow(InvalidArgumentError);
       }
     }
   });
@@ -261,7 +262,7 @@ describe('issue-21 sampler options', () => {
   });
 
   it('lcm refuses more steps than its 50-step original schedule; stochastic steps need a generator', () => {
-    expect(() => createScheduler('lcm', { steps: 51 })).toThrow(RangeError);
+    expect(() => createScheduler('lcm', { steps: 51 })).toThrow(InvalidArgumentError);
     const x = new Float32Array(16);
     expect(() => createScheduler('lcm', { steps: 2 }).step(x, 0, x)).toThrow(/generator/);
     expect(createScheduler('lcm', { steps: 1 }).step(x, 0, x)).toHaveLength(16); // its last step draws nothing

@@ -60,6 +60,24 @@ describe('createServer options', () => {
     }
   });
 
+  it('hands programCache (a directory, resolved, or false) to the generation worker, as serve --program-cache does', async () => {
+    for (const [programCache, expected] of [
+      ['relative-cache', join(process.cwd(), 'relative-cache')],
+      [false, false],
+      [undefined, undefined],
+    ] as const) {
+      const { server } = fakeServer(programCache === undefined ? {} : { programCache });
+      const url = await server.listen();
+      try {
+        const r = await fetch(`${url}/sdapi/v1/txt2img`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'config', steps: 1 }) });
+        const info = JSON.parse(((await r.json()) as { info: string }).info) as { infotexts: string[] };
+        expect((JSON.parse(info.infotexts[0]!) as { programCache?: unknown }).programCache).toEqual(expected);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
   it('txt2img on the scripted worker returns its image; a model that cannot load fails listen()', async () => {
     const { server } = fakeServer({});
     const url = await server.listen();

@@ -82,7 +82,7 @@ describe("the 'Approx cheap' latent preview", () => {
     expect([...rgba]).toEqual([165, 154, 154, 255, 81, 58, 7, 255, 128, 128, 128, 255, 255, 255, 255, 255]);
     at(2, 2, 10); // channel 2 ×10: (-1.58, 1.89, 2.64): red clamps to 0
     expect([...latentPreview(latents, w, h).subarray(8, 12)]).toEqual([0, 255, 255, 255]);
-    expect(() => latentPreview(new Float32Array(5), 4, 1)).toThrow(RangeError);
+    expect(() => latentPreview(new Float32Array(5), 4, 1)).toThrow(InvalidArgumentError);
   });
 });
 

@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TokenizerError } from '../lib/errors.js';
 import { bundledClipTokenizer, ClipTokenizer, clipVocabularyFromMerges, CLIP_VOCAB_SIZE } from '../lib/tokenizer/index.js';
 import { parseMergeLines } from '../lib/tokenizer/bundled.js';
 import { golden, readJson } from './support/golden.js';
 import { sharedData, titled } from './support/shared-data.js';
+import { InvalidArgumentError, TokenizerError } from '../lib/errors.js';
 
 interface TokenizerGolden {
   bos_token_id: number;
@@ -99,7 +99,7 @@ describe('the bundled SD 1.x tokenizer', () => {
     const empty = tok.encodePadded('');
     expect([...empty]).toEqual([tok.bosId, ...new Array<number>(76).fill(tok.padId)]);
     expect(tok.encodePadded('a photo', 8)).toHaveLength(8);
-    expect(() => tok.encodePadded('x', 1)).toThrow(RangeError);
+    expect(() => tok.encodePadded('x', 1)).toThrow(InvalidArgumentError);
   });
 
 

@@ -82,9 +82,9 @@ describe.skipIf(!runtimeInfo.available)(titled('asynchronous copies (issue 15, i
 
   it('refuses what the synchronous calls refuse, as rejections', async () => {
     const a = rt.empty([4], 'float32');
-    await expect(a.copyFromAsync(new Float32Array(3))).rejects.toThrow(RangeError);
-    await expect(a.copyFromAsync(new Int32Array(4))).rejects.toThrow(TypeError);
-    await expect(rt.emptyAsync([1e19, 0], 'float32')).rejects.toThrow(RangeError);
+    await expect(a.copyFromAsync(new Float32Array(3))).rejects.toThrow(tvm.InvalidArgumentError);
+    await expect(a.copyFromAsync(new Int32Array(4))).rejects.toThrow(tvm.InvalidArgumentError);
+    await expect(rt.emptyAsync([1e19, 0], 'float32')).rejects.toThrow(tvm.InvalidArgumentError);
     a.dispose();
     await expect(a.copyFromAsync(new Float32Array(4))).rejects.toThrow(tvm.DisposedError);
     await expect(a.toTypedArrayAsync()).rejects.toThrow(tvm.DisposedError);

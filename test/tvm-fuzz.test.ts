@@ -138,7 +138,7 @@ describe.skipIf(!runtimeInfo.available)(titled('fuzzing the low-level API', runt
         if (result instanceof Promise) asyncCalls.push(result.catch((e: unknown) => e));
         returned++;
       } catch (err) {
-        // Every failure is a proper Error (TypeError, RangeError, TvmError, DisposedError...).
+        // Every failure is a proper Error (InvalidArgumentError, TvmError, DisposedError...).
         expect(err).toBeInstanceOf(Error);
         threw++;
       }

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { freemem, platform } from 'node:os';
 import { join } from 'node:path';
-import { RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';
+import { AddonNotBuiltError, RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';
 import { REQUIRED_FUNCTIONS, describeTokenizerSource, executableFileName, loadTokenizer, resolveTokenizerSource } from '../pipeline/index.js';
 import { DEVICE_TYPE, describeVendorFiles, diagnoseOpenCl, inspectProgramCache, loadRuntime, openClForwarderState, openClSystemView, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
 import { allowCpuOpenCl } from './cpu-opencl.js';
@@ -70,7 +70,11 @@ function checkRuntime(checks: Check[], opts: DoctorOptions): TvmRuntime | undefi
     nativeBinding();
     checks.push({ area: 'addon', status: 'ok', message: `native addon loaded (Node.js ${process.version}, ${process.platform}-${process.arch})` });
   } catch (err) {
-    checks.push({ area: 'addon', status: 'fail', message: `the native addon does not load: ${(err as Error).message}`, remedy: 'reinstall with a C++ toolchain present: npm rebuild sd-mali' });
+    if (err instanceof AddonNotBuiltError) {
+      checks.push({ area: 'addon', status: 'fail', message: `the native addon is not built for ${err.platform}`, remedy: err.remedy });
+    } else {
+      checks.push({ area: 'addon', status: 'fail', message: `the native addon does not load: ${(err as Error).message}`, remedy: 'reinstall with a C++ toolchain present: npm rebuild sd-mali' });
+    }
     return undefined;
   }
   try {

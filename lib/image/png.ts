@@ -9,6 +9,7 @@
 import { deflate } from 'node:zlib';
 import { promisify } from 'node:util';
 import { nativeBinding } from '../tvm/native.js';
+import { InvalidArgumentError } from '../errors.js';
 
 const deflateAsync = promisify(deflate);
 
@@ -47,7 +48,7 @@ export function paeth(a: number, b: number, c: number): number {
 }
 
 export async function encodePng(rgba: Uint8Array, width: number, height: number, text: Record<string, string> = {}): Promise<Buffer> {
-  if (rgba.length !== width * height * 4) throw new RangeError(`encodePng: ${rgba.length} bytes is not ${width}x${height} RGBA`);
+  if (rgba.length !== width * height * 4) throw new InvalidArgumentError(`encodePng: ${rgba.length} bytes is not ${width}x${height} RGBA`);
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);

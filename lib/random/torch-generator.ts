@@ -25,7 +25,7 @@ export class TorchGenerator {
   #nextDoubleNormal: number | undefined;
 
   constructor(seed: number | bigint) {
-    if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new RangeError(`seed ${seed} is not a safe integer; pass a bigint`);
+    if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new InvalidArgumentError(`seed ${seed} is not a safe integer; pass a bigint`);
     const big = typeof seed === 'bigint' ? seed : BigInt(seed);
     // torch.manual_seed takes int64 or uint64 and refuses the rest ("Overflow when unpacking long").
     if (big < TORCH_SEED_MIN || big > TORCH_SEED_MAX) {
@@ -132,7 +132,7 @@ const RANDN_CHUNK = 1024;
 
 function sizeOf(shape: readonly number[] | number): number {
   const dims = typeof shape === 'number' ? [shape] : shape;
-  for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`randn: bad dimension ${d}`);
+  for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) throw new InvalidArgumentError(`randn: bad dimension ${d}`);
   return dims.reduce((a, b) => a * b, 1);
 }
 

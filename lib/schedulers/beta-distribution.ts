@@ -4,6 +4,7 @@
  * double precision. The schedule is cast to float32 afterwards, so any error far below a
  * float32 ulp is invisible.
  */
+import { InvalidArgumentError } from '../errors.js';
 
 const LANCZOS_G = 7;
 const LANCZOS = [
@@ -63,7 +64,7 @@ export function betaCdf(x: number, a: number, b: number): number {
 
 /** The Beta(a, b) quantile: the x with betaCdf(x) = p (safeguarded Newton, to double precision). */
 export function betaPpf(p: number, a: number, b: number): number {
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`betaPpf: p must be within [0, 1], got ${p}`);
+  if (!(p >= 0 && p <= 1)) throw new InvalidArgumentError(`betaPpf: p must be within [0, 1], got ${p}`);
   if (p === 0) return 0;
   if (p === 1) return 1;
   const logB = logGamma(a) + logGamma(b) - logGamma(a + b);

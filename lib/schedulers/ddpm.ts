@@ -8,6 +8,7 @@ import type { SchedulerName } from './names.js';
 import { integerTimestepScheduler, StepCounter, type NoiseSource, type Scheduler, type SchedulerOptions } from './scheduler.js';
 import { checkSteps, integerTimesteps } from './spacing.js';
 import { SD15_TRAINING, trainingSchedule } from './training-schedule.js';
+import { InvalidArgumentError } from '../errors.js';
 
 const MIN_VARIANCE = f32(1e-20);
 
@@ -22,7 +23,7 @@ export function createDdpm(name: SchedulerName, options: SchedulerOptions): Sche
     ...integerTimestepScheduler(name, timesteps),
     step(modelOutput, i, sample, generator?: NoiseSource) {
       const t = timesteps[i]!;
-      if (t > 0 && !generator) throw new TypeError(`${name}: step() needs a generator for its noise`);
+      if (t > 0 && !generator) throw new InvalidArgumentError(`${name}: step() needs a generator for its noise`);
       counter.take(i, modelOutput, sample);
       const prev = i + 1 < n ? timesteps[i + 1]! : -1;
       const aT = alphasCumprod[t]!;

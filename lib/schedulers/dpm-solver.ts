@@ -7,6 +7,7 @@ import { f32 } from './numpy-like.js';
 import type { SchedulerName } from './names.js';
 import { integerTimestepScheduler, StepCounter, type NoiseSource, type Scheduler, type SchedulerOptions } from './scheduler.js';
 import { alphaSigma, dataPrediction, lambdaOf, lambdaSchedule } from './lambda-schedule.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export function createDpmSolver(name: SchedulerName, options: SchedulerOptions, sde = false): Scheduler {
   const { timesteps, sigmas: sig } = lambdaSchedule(options);
@@ -20,7 +21,7 @@ export function createDpmSolver(name: SchedulerName, options: SchedulerOptions, 
     ...integerTimestepScheduler(name, timesteps),
     sigmas: [...sig],
     step(modelOutput, i, sample, generator?: NoiseSource) {
-      if (sde && !generator) throw new TypeError(`${name}: step() needs a generator for its noise`);
+      if (sde && !generator) throw new InvalidArgumentError(`${name}: step() needs a generator for its noise`);
       counter.take(i, modelOutput, sample);
       const lowerOrderFinal = i === n - 1 && (n < 15 || finalSigmas === 'zero');
       const len = sample.length;

@@ -8,6 +8,7 @@ import type { SchedulerName } from './names.js';
 import { convertSigmas, interpolateSigmas, logF32, sigmaSpaceScheduler, sigmaToT } from './sigma-schedule.js';
 import { checkSteps, floatTimesteps } from './spacing.js';
 import { SD15_TRAINING, trainingSchedule } from './training-schedule.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /**
  * Timesteps and sigmas (with the final 0) of LMS, Euler and Euler ancestral; with a sigma
@@ -38,7 +39,7 @@ export function createEuler(name: SchedulerName, options: SchedulerOptions, ance
   return {
     ...sigmaSpaceScheduler(name, timesteps, sigmas, spacing),
     step(modelOutput, i, sample, generator?: NoiseSource) {
-      if (ancestral && !generator) throw new TypeError(`${name}: step() needs a generator for its noise`);
+      if (ancestral && !generator) throw new InvalidArgumentError(`${name}: step() needs a generator for its noise`);
       counter.take(i, modelOutput, sample);
       const sigma = sigmas[i]!;
       const next = sigmas[i + 1]!;

@@ -15,6 +15,7 @@ import { isSchedulerName, isSigmaSchedule, KARRAS_ALIASES, SCHEDULER_NAMES, sigm
 import { createPndm } from './pndm.js';
 import { createUniPc } from './unipc.js';
 import type { Scheduler, SchedulerOptions } from './scheduler.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export type { Scheduler, SchedulerOptions, NoiseSource } from './scheduler.js';
 export { SCHEDULER_NAMES, SIGMA_SCHEDULES, isSchedulerName, isSigmaSchedule, sigmaSchedulesFor, type SchedulerName, type SigmaSchedule } from './names.js';
@@ -30,15 +31,15 @@ export interface CreateSchedulerOptions extends SchedulerOptions {
 function resolveSigmaSchedule(name: SchedulerName, options: CreateSchedulerOptions): SigmaSchedule | undefined {
   const asked = options.sigmaSchedule;
   if (asked !== undefined && !isSigmaSchedule(asked)) {
-    throw new TypeError(`unknown sigmaSchedule '${String(asked)}': expected one of karras, exponential, beta`);
+    throw new InvalidArgumentError(`unknown sigmaSchedule '${String(asked)}': expected one of karras, exponential, beta`);
   }
   if (options.useKarrasSigmas === true && asked !== undefined && asked !== 'karras') {
-    throw new TypeError(`useKarrasSigmas conflicts with sigmaSchedule '${asked}'`);
+    throw new InvalidArgumentError(`useKarrasSigmas conflicts with sigmaSchedule '${asked}'`);
   }
   const schedule = asked ?? (options.useKarrasSigmas === true || KARRAS_ALIASES[name] ? 'karras' : undefined);
   if (schedule !== undefined && !sigmaSchedulesFor(name).includes(schedule)) {
     const accepted = sigmaSchedulesFor(name);
-    throw new TypeError(
+    throw new InvalidArgumentError(
       accepted.length === 0
         ? `scheduler '${name}' has no sigma schedule option (diffusers' class takes none); got '${schedule}'`
         : `scheduler '${name}' accepts sigmaSchedule ${accepted.map((s) => `'${s}'`).join(', ')}, not '${schedule}'`,
@@ -49,7 +50,7 @@ function resolveSigmaSchedule(name: SchedulerName, options: CreateSchedulerOptio
 
 /** A fresh scheduler for one denoising run. */
 export function createScheduler(name: SchedulerName, options: CreateSchedulerOptions): Scheduler {
-  if (!isSchedulerName(name)) throw new TypeError(`unknown scheduler '${String(name)}': expected one of ${SCHEDULER_NAMES.join(', ')}`);
+  if (!isSchedulerName(name)) throw new InvalidArgumentError(`unknown scheduler '${String(name)}': expected one of ${SCHEDULER_NAMES.join(', ')}`);
   const sigmaSchedule = resolveSigmaSchedule(name, options);
   const { useKarrasSigmas: _ignored, ...rest } = options;
   const opts: SchedulerOptions = sigmaSchedule === undefined ? { ...rest } : { ...rest, sigmaSchedule };
@@ -83,6 +84,6 @@ export function createScheduler(name: SchedulerName, options: CreateSchedulerOpt
     case 'ddpm':
       return createDdpm(name, opts);
     default:
-      throw new TypeError(`unknown scheduler '${String(name)}': expected one of ${SCHEDULER_NAMES.join(', ')}`);
+      throw new InvalidArgumentError(`unknown scheduler '${String(name)}': expected one of ${SCHEDULER_NAMES.join(', ')}`);
   }
 }

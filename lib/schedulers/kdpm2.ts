@@ -12,6 +12,7 @@ import { logF32, scaleBySigma, sigmaInitNoise, sigmaToTF32 } from './sigma-sched
 import { sigmaSchedule } from './euler.js';
 import { interleaveAfterFirst } from './heun.js';
 import { SD15_TRAINING, trainingSchedule } from './training-schedule.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** torch: start.log().lerp(end.log(), 0.5).exp() in float32 (NaN/0 where a log is -inf, as torch). */
 function geometricMidpoint(start: number, end: number): number {
@@ -71,7 +72,7 @@ export function createKdpm2(name: SchedulerName, options: SchedulerOptions, ance
     },
     modelTimestep: (i) => roundHalfEven(timesteps[i]!),
     step(modelOutput, i, sample, generator?: NoiseSource) {
-      if (ancestral && !firstOrder(i) && !generator) throw new TypeError(`${name}: step() needs a generator for its noise`);
+      if (ancestral && !firstOrder(i) && !generator) throw new InvalidArgumentError(`${name}: step() needs a generator for its noise`);
       counter.take(i, modelOutput, sample);
       const len = sample.length;
       const out = new Float32Array(len);

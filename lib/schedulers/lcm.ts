@@ -9,6 +9,7 @@ import type { SchedulerName } from './names.js';
 import { integerTimestepScheduler, StepCounter, type NoiseSource, type Scheduler, type SchedulerOptions } from './scheduler.js';
 import { checkSteps } from './spacing.js';
 import { SD15_TRAINING, trainingSchedule } from './training-schedule.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** diffusers' default original_inference_steps (SD 1.5's config has none). */
 export const LCM_ORIGINAL_STEPS = 50;
@@ -17,7 +18,7 @@ const SIGMA_DATA = 0.5;
 
 export function lcmTimesteps(steps: number, numTrainTimesteps: number, originalSteps = LCM_ORIGINAL_STEPS): number[] {
   if (steps > originalSteps) {
-    throw new RangeError(`lcm: steps (${steps}) cannot exceed its original schedule's ${originalSteps} steps (diffusers' original_inference_steps)`);
+    throw new InvalidArgumentError(`lcm: steps (${steps}) cannot exceed its original schedule's ${originalSteps} steps (diffusers' original_inference_steps)`);
   }
   const k = Math.floor(numTrainTimesteps / originalSteps);
   const origin = Array.from({ length: originalSteps }, (_, i) => (i + 1) * k - 1).reverse();
@@ -36,7 +37,7 @@ export function createLcm(name: SchedulerName, options: SchedulerOptions): Sched
     ...integerTimestepScheduler(name, timesteps),
     step(modelOutput, i, sample, generator?: NoiseSource) {
       const last = i === n - 1;
-      if (!last && !generator) throw new TypeError(`${name}: step() needs a generator for its noise`);
+      if (!last && !generator) throw new InvalidArgumentError(`${name}: step() needs a generator for its noise`);
       counter.take(i, modelOutput, sample);
       const t = timesteps[i]!;
       const aT = alphasCumprod[t]!;

@@ -4,6 +4,7 @@
  * a class that takes use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas accepts
  * those three; PNDM, DDIM, DDPM, LCM and Euler ancestral take none of them.
  */
+import { InvalidArgumentError } from '../errors.js';
 
 export const SCHEDULER_NAMES = [
   'pndm',
@@ -80,6 +81,6 @@ export function isSigmaSchedule(name: string): name is SigmaSchedule {
  */
 export function sigmaSchedulesFor(name: SchedulerName): readonly SigmaSchedule[] {
   const schedules = SCHEDULES[name];
-  if (!schedules) throw new TypeError(`unknown scheduler '${String(name)}': expected one of ${SCHEDULER_NAMES.join(', ')}`);
+  if (!schedules) throw new InvalidArgumentError(`unknown scheduler '${String(name)}': expected one of ${SCHEDULER_NAMES.join(', ')}`);
   return schedules;
 }

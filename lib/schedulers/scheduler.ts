@@ -1,6 +1,7 @@
 /** The one interface every scheduler implements. */
 import type { SchedulerName, SigmaSchedule } from './names.js';
 import type { TimestepSpacing, TrainingConfig } from './training-schedule.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export type { SchedulerName, SigmaSchedule } from './names.js';
 
@@ -57,9 +58,9 @@ export class StepCounter {
 
   take(i: number, modelOutput: Float32Array, sample: Float32Array): void {
     const { name } = this;
-    if (modelOutput.length !== sample.length) throw new RangeError(`${name}: model output has ${modelOutput.length} values, the sample ${sample.length}`);
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`${name}: step ${i} is outside 0..${this.length - 1}`);
-    if (i !== this.#next) throw new RangeError(`${name}: steps must be taken in order; expected step ${this.#next}, got ${i}`);
+    if (modelOutput.length !== sample.length) throw new InvalidArgumentError(`${name}: model output has ${modelOutput.length} values, the sample ${sample.length}`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new InvalidArgumentError(`${name}: step ${i} is outside 0..${this.length - 1}`);
+    if (i !== this.#next) throw new InvalidArgumentError(`${name}: steps must be taken in order; expected step ${this.#next}, got ${i}`);
     this.#next++;
   }
 }

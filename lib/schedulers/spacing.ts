@@ -1,10 +1,11 @@
 /** Timestep spacings, exactly as each diffusers class computes them. */
 import { arange, linspace, roundHalfEven } from './numpy-like.js';
 import type { TimestepSpacing, TrainingConfig } from './training-schedule.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export function checkSteps(steps: number, train: number): void {
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be an integer >= 1, got ${steps}`);
-  if (steps > train) throw new RangeError(`steps (${steps}) cannot exceed the ${train} training timesteps`);
+  if (!Number.isInteger(steps) || steps < 1) throw new InvalidArgumentError(`steps must be an integer >= 1, got ${steps}`);
+  if (steps > train) throw new InvalidArgumentError(`steps (${steps}) cannot exceed the ${train} training timesteps`);
 }
 
 /** Integer timesteps, descending (PNDM's base schedule, DDIM). */

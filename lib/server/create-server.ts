@@ -88,6 +88,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
       ...(options.device !== undefined ? { device: options.device } : {}),
       ...(options.runtime !== undefined ? { runtime: resolve(options.runtime) } : {}),
       ...(options.allowCpuOpenCl ? { allowCpuOpenCl: true } : {}),
+      ...(options.programCache !== undefined ? { programCache: typeof options.programCache === 'string' ? resolve(options.programCache) : false } : {}),
     },
     { ...DEFAULT_BACKOFF, ...options.restartBackoff },
     log,

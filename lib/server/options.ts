@@ -46,6 +46,8 @@ export interface ServerOptions {
   allowCpuOpenCl?: boolean;
   /** libtvm_runtime.so; default: the usual search (SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system). */
   runtime?: string;
+  /** The worker's OpenCL program cache: a directory, or false for none (StableDiffusion.load's programCache). */
+  programCache?: string | false;
   /** Default 127.0.0.1: only this machine. */
   host?: string;
   /** Default 7860, A1111's. 0 picks a free port. */

@@ -3,6 +3,7 @@
  * the 4 latent channels to RGB (its sd_vae_approx.cheap_approximation coefficients), then
  * x * 0.5 + 0.5 clamped to [0, 1]. One pixel per latent: 64×64 for SD 1.5's 512×512.
  */
+import { InvalidArgumentError } from '../errors.js';
 
 /** Rows: latent channel 0..3; columns: R, G, B. */
 export const APPROX_CHEAP_COEFFICIENTS: readonly (readonly [number, number, number])[] = [
@@ -15,7 +16,7 @@ export const APPROX_CHEAP_COEFFICIENTS: readonly (readonly [number, number, numb
 /** RGBA bytes (width × height × 4) from channel-major latents [1, 4, height, width]. */
 export function latentPreview(latents: Float32Array, width: number, height: number): Uint8Array {
   const plane = width * height;
-  if (latents.length !== 4 * plane) throw new RangeError(`latentPreview: ${latents.length} values is not 4×${height}×${width}`);
+  if (latents.length !== 4 * plane) throw new InvalidArgumentError(`latentPreview: ${latents.length} values is not 4×${height}×${width}`);
   const rgba = new Uint8Array(plane * 4);
   for (let p = 0; p < plane; p++) {
     for (let c = 0; c < 3; c++) {

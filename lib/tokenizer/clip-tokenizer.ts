@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TokenizerError } from '../errors.js';
+import { InvalidArgumentError, TokenizerError } from '../errors.js';
 import { forEachPaced, Pacer } from '../event-loop-pacer.js';
 import { Bpe, mergeRanks, type MergeRanks } from './bpe.js';
 import { parseVocabJson } from './vocab-json.js';
@@ -119,7 +119,7 @@ export class ClipTokenizer {
    * EOS, then padding with the pad id (padding="max_length", truncation=True).
    */
   encodePadded(text: string, maxLength = CLIP_MAX_LENGTH): Int32Array {
-    if (!Number.isInteger(maxLength) || maxLength < 2) throw new RangeError(`maxLength must be an integer >= 2, got ${maxLength}`);
+    if (!Number.isInteger(maxLength) || maxLength < 2) throw new InvalidArgumentError(`maxLength must be an integer >= 2, got ${maxLength}`);
     // Tokenizing stops once the kept tokens exist: the rest of a long prompt is cut anyway.
     const content = this.#encodeContent(text, maxLength - 2).slice(0, maxLength - 2);
     const out = new Int32Array(maxLength).fill(this.padId);
@@ -131,7 +131,7 @@ export class ClipTokenizer {
 
   /** Content ids of `text`; stops early once `limit` ids exist (the caller cuts the rest). */
   #encodeContent(text: string, limit = Number.POSITIVE_INFINITY): number[] {
-    if (typeof text !== 'string') throw new TypeError('the prompt must be a string');
+    if (typeof text !== 'string') throw new InvalidArgumentError('the prompt must be a string');
     const ids: number[] = [];
     // '<|endoftext|>' is matched in the raw text (its "normalized" flag is false).
     const raws = text.split(this.#eosToken);

@@ -1,4 +1,5 @@
 /** Devices by name, as TVM numbers them (DLPack device types). */
+import { InvalidArgumentError } from '../errors.js';
 
 export type DeviceKind = 'cpu' | 'cuda' | 'opencl' | 'vulkan' | 'metal';
 
@@ -23,7 +24,7 @@ export function parseDeviceSpec(spec: string): { kind: DeviceKind; id: number } 
   const match = /^([a-z]+)(?::(\d+))?$/.exec(spec.trim().toLowerCase());
   const name = match?.[1] === 'llvm' ? 'cpu' : match?.[1];
   if (!match || name === undefined || !Object.hasOwn(DEVICE_TYPE, name)) {
-    throw new TypeError(
+    throw new InvalidArgumentError(
       `unknown device '${spec}': expected one of ${Object.keys(DEVICE_TYPE).join(', ')}, optionally with ':<id>'`,
     );
   }

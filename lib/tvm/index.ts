@@ -55,4 +55,4 @@ export {
   type ProgramCacheContents,
 } from './program-cache.js';
 export { type OpenClCacheStats, type LibraryProbe, type OpenClPlatformsProbe, type OpenClPlatformFacts } from './native.js';
-export { TvmError, DisposedError, RuntimeConflictError, RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';
+export { TvmError, DisposedError, InvalidArgumentError, RuntimeConflictError, RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';

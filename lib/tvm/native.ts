@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DisposedError, TvmError } from '../errors.js';
+import { AddonNotBuiltError, DisposedError, InvalidArgumentError, TvmError } from '../errors.js';
 
 export interface NativeNDArray {
   readonly shape: number[];
@@ -197,7 +197,7 @@ export interface NativeBinding {
   openClCacheStats(): OpenClCacheStats | null;
   flushOpenClCache(): Promise<number>;
   probeOpenClPlatforms(loader: string): Promise<OpenClPlatformsProbe>;
-  setErrorClasses(classes: { TvmError: typeof TvmError; DisposedError: typeof DisposedError }): void;
+  setErrorClasses(classes: { TvmError: typeof TvmError; DisposedError: typeof DisposedError; InvalidArgumentError: typeof InvalidArgumentError }): void;
   /** The weight loader's bfloat16 expansion, synchronous (tests and the bench's floor). */
   expandBf16(src: Uint8Array, dst: Uint32Array | Float32Array): void;
   /** PNG row filtering (libpng's heuristic) on libuv's pool: (width * 4 + 1) * height bytes. */
@@ -229,14 +229,9 @@ export function nativeBinding(): NativeBinding {
   try {
     loaded = load(packageRoot()) as NativeBinding;
   } catch (err) {
-    throw new Error(
-      `sd-mali: its native addon is not built for ${process.platform}-${process.arch} (no prebuilt binary matched). ` +
-        'Build it with python3, make and a C++17 compiler present: `npm rebuild sd-mali` ' +
-        '(npm >= 11 holds install scripts until you run `npm install-scripts approve sd-mali`).',
-      { cause: err },
-    );
+    throw new AddonNotBuiltError(`${process.platform}-${process.arch}`, { cause: err });
   }
-  loaded.setErrorClasses({ TvmError, DisposedError });
+  loaded.setErrorClasses({ TvmError, DisposedError, InvalidArgumentError });
   binding = loaded;
   return loaded;
 }

@@ -1,4 +1,4 @@
-import { DisposedError } from '../errors.js';
+import { DisposedError, InvalidArgumentError } from '../errors.js';
 import { typedArrayCtorFor, type AnyTypedArray, type DType } from './dtype.js';
 import type { NativeNDArray } from './native.js';
 import type { Device } from './device-handle.js';
@@ -54,7 +54,7 @@ export class NDArray implements Disposable {
     if (ArrayBuffer.isView(source) && !(source instanceof DataView) && !(source instanceof Uint8Array)) {
       const expected = typedArrayCtorFor(this.dtype);
       if (expected && !(source instanceof expected)) {
-        throw new TypeError(
+        throw new InvalidArgumentError(
           `copyFrom: a ${source.constructor.name} cannot fill a ${this.dtype} NDArray (expected ${expected.name} or raw bytes)`,
         );
       }
@@ -87,19 +87,19 @@ export class NDArray implements Disposable {
 
   /** Copies the array to the host as float32; fails for other dtypes. Synchronous: see toFloat32ArrayAsync. */
   toFloat32Array(): Float32Array {
-    if (this.dtype !== 'float32') throw new TypeError(`toFloat32Array: the NDArray is ${this.dtype}`);
+    if (this.dtype !== 'float32') throw new InvalidArgumentError(`toFloat32Array: the NDArray is ${this.dtype}`);
     return this.toTypedArray() as Float32Array;
   }
 
   /** toFloat32Array on the runtime's worker thread, without blocking the event loop. */
   async toFloat32ArrayAsync(): Promise<Float32Array> {
-    if (this.dtype !== 'float32') throw new TypeError(`toFloat32ArrayAsync: the NDArray is ${this.dtype}`);
+    if (this.dtype !== 'float32') throw new InvalidArgumentError(`toFloat32ArrayAsync: the NDArray is ${this.dtype}`);
     return (await this.toTypedArrayAsync()) as Float32Array;
   }
 
   #hostArray(what: string): AnyTypedArray {
     const Ctor = typedArrayCtorFor(this.dtype);
-    if (!Ctor) throw new TypeError(`${what}: dtype ${this.dtype} has no TypedArray`);
+    if (!Ctor) throw new InvalidArgumentError(`${what}: dtype ${this.dtype} has no TypedArray`);
     if (this.native.disposed) throw new DisposedError('this NDArray was disposed and can no longer be used');
     return new Ctor(this.byteLength / Ctor.BYTES_PER_ELEMENT);
   }

@@ -1,4 +1,4 @@
-import { DisposedError, RuntimeConflictError, RuntimeNotFoundError, TvmError, UnsupportedAbiError, type RuntimeAttempt } from '../errors.js';
+import { DisposedError, InvalidArgumentError, type RuntimeAttempt, RuntimeConflictError, RuntimeNotFoundError, TvmError, UnsupportedAbiError } from '../errors.js';
 import { Device } from './device-handle.js';
 import { DEVICE_TYPE, parseDeviceSpec, type DeviceKind } from './device.js';
 import { isDType, typedArrayCtorFor, type DType } from './dtype.js';
@@ -59,7 +59,7 @@ export class TvmRuntime implements Disposable {
   device(kind: DeviceKind | string = 'cpu', id?: number): Device {
     const spec = parseDeviceSpec(kind);
     const deviceId = id ?? spec.id;
-    if (!Number.isInteger(deviceId) || deviceId < 0) throw new RangeError(`device id must be a non-negative integer, got ${deviceId}`);
+    if (!Number.isInteger(deviceId) || deviceId < 0) throw new InvalidArgumentError(`device id must be a non-negative integer, got ${deviceId}`);
     this.#check();
     // A tvm-ffi runtime loads the device's library (libtvm_runtime_opencl.so, ...) now.
     this.native.prepareDevice(DEVICE_TYPE[spec.kind], deviceId);
@@ -100,13 +100,13 @@ export class TvmRuntime implements Disposable {
 
   /** An uninitialised array on `device` (default: the CPU). */
   empty(shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): NDArray {
-    if (!isDType(dtype)) throw new TypeError(`unsupported dtype '${String(dtype)}'`);
+    if (!isDType(dtype)) throw new InvalidArgumentError(`unsupported dtype '${String(dtype)}'`);
     return new NDArray(this.native.empty(shape, dtype, device.deviceType, device.deviceId), device);
   }
 
   /** empty() on the runtime's worker thread, without blocking the event loop. */
   async emptyAsync(shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): Promise<NDArray> {
-    if (!isDType(dtype)) throw new TypeError(`unsupported dtype '${String(dtype)}'`);
+    if (!isDType(dtype)) throw new InvalidArgumentError(`unsupported dtype '${String(dtype)}'`);
     return new NDArray(await this.native.emptyAsync(shape, dtype, device.deviceType, device.deviceId), device);
   }
 
@@ -125,7 +125,7 @@ export class TvmRuntime implements Disposable {
   /** array() on the runtime's worker thread, without blocking the event loop. */
   async arrayAsync(items: readonly NDArray[]): Promise<TvmObject> {
     for (const item of items) {
-      if (!(item instanceof NDArray)) throw new TypeError('runtime.array() takes NDArrays');
+      if (!(item instanceof NDArray)) throw new InvalidArgumentError('runtime.array() takes NDArrays');
     }
     const name = this.#arrayConstructor();
     const make = await this.findGlobalFunctionAsync(name);
@@ -155,7 +155,7 @@ export class TvmRuntime implements Disposable {
   /** An Array object of the given arrays: what model functions take as weights. */
   array(items: readonly NDArray[]): TvmObject {
     for (const item of items) {
-      if (!(item instanceof NDArray)) throw new TypeError('runtime.array() takes NDArrays');
+      if (!(item instanceof NDArray)) throw new InvalidArgumentError('runtime.array() takes NDArrays');
     }
     const make = this.getGlobalFunction(this.#arrayConstructor());
     let out;

@@ -2,6 +2,7 @@
  * Typed scalars for packed-function calls. A JavaScript number could be either an int or
  * a float argument, and TVM treats them differently, so the caller says which.
  */
+import { InvalidArgumentError } from '../errors.js';
 
 export interface TvmInt {
   readonly kind: 'int';
@@ -20,13 +21,13 @@ export interface TvmDataType {
 
 export function int(value: number | bigint): TvmInt {
   if (typeof value === 'number' && !Number.isSafeInteger(value)) {
-    throw new TypeError(`tvm.int(${value}): not a safe integer (pass a bigint for large values)`);
+    throw new InvalidArgumentError(`tvm.int(${value}): not a safe integer (pass a bigint for large values)`);
   }
   return Object.freeze({ kind: 'int', value });
 }
 
 export function float(value: number): TvmFloat {
-  if (typeof value !== 'number') throw new TypeError('tvm.float() takes a number');
+  if (typeof value !== 'number') throw new InvalidArgumentError('tvm.float() takes a number');
   return Object.freeze({ kind: 'float', value });
 }
 

@@ -45,13 +45,16 @@ void tagInstance(const Napi::CallbackInfo& info, const napi_type_tag& tag) {
 
 void checkThis(const Napi::CallbackInfo& info, const napi_type_tag& tag) {
   if (!info.This().IsObject() || !info.This().As<Napi::Object>().CheckTypeTag(&tag)) {
-    throwType(info.Env(), "Illegal invocation: the receiver is not an object of this class");
+    throwInvalidArgument(info.Env(), "Illegal invocation: the receiver is not an object of this class");
   }
 }
 
-void throwType(Napi::Env env, const std::string& message) { throw Napi::TypeError::New(env, message); }
-
-void throwRange(Napi::Env env, const std::string& message) { throw Napi::RangeError::New(env, message); }
+void throwInvalidArgument(Napi::Env env, const std::string& message) {
+  Napi::FunctionReference& cls = addonData(env).invalidArgumentError;
+  // Before setErrorClasses (or when it is given bad classes) there is no class to use yet.
+  if (cls.IsEmpty()) throw Napi::TypeError::New(env, message);
+  throw makeError(env, cls, message);
+}
 
 Napi::Value wrapHandle(Napi::Env env, const std::shared_ptr<Core>& core, RawHandle raw,
                        ArrayInfo info, std::string typeKey, ExternalMemory external) {
@@ -87,14 +90,18 @@ namespace {
 
 Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throwType(env, "setErrorClasses: expected an object");
+  if (!info[0].IsObject()) throwInvalidArgument(env, "setErrorClasses: expected an object");
   Napi::Object classes = info[0].As<Napi::Object>();
   AddonData& data = addonData(env);
   Napi::Value tvm = classes.Get("TvmError");
   Napi::Value disposed = classes.Get("DisposedError");
-  if (!tvm.IsFunction() || !disposed.IsFunction()) throwType(env, "setErrorClasses: TvmError and DisposedError must be classes");
+  Napi::Value invalid = classes.Get("InvalidArgumentError");
+  if (!tvm.IsFunction() || !disposed.IsFunction() || !invalid.IsFunction()) {
+    throwInvalidArgument(env, "setErrorClasses: TvmError, DisposedError and InvalidArgumentError must be classes");
+  }
   data.tvmError = Napi::Persistent(tvm.As<Napi::Function>());
   data.disposedError = Napi::Persistent(disposed.As<Napi::Function>());
+  data.invalidArgumentError = Napi::Persistent(invalid.As<Napi::Function>());
   return env.Undefined();
 }
 
@@ -109,7 +116,7 @@ Napi::Object failure(Napi::Env env, const std::string& kind, const std::string& 
 // openRuntime(path) -> { runtime } | { failure: 'open' | 'abi' | 'conflict', message, abi? }
 Napi::Value OpenRuntime(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString()) throwType(env, "openRuntime: the path must be a string");
+  if (!info[0].IsString()) throwInvalidArgument(env, "openRuntime: the path must be a string");
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   AddonData& data = addonData(env);
   std::shared_ptr<Core> core;

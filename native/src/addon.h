@@ -17,6 +17,7 @@ struct AddonData {
   // so native code throws the same classes users import.
   Napi::FunctionReference tvmError;
   Napi::FunctionReference disposedError;
+  Napi::FunctionReference invalidArgumentError;
   Napi::FunctionReference ndarrayCtor;
   Napi::FunctionReference moduleCtor;
   Napi::FunctionReference functionCtor;
@@ -32,14 +33,14 @@ AddonData& addonData(Napi::Env env);
 // A Failure with a kind (tvm-ffi errors) becomes a TvmError carrying kind and backtrace.
 [[noreturn]] void throwTvmError(Napi::Env env, const Failure& failure);
 [[noreturn]] void throwDisposed(Napi::Env env, const char* what);
-[[noreturn]] void throwType(Napi::Env env, const std::string& message);
+// A bad argument from JavaScript (wrong type, out of range): an InvalidArgumentError.
+[[noreturn]] void throwInvalidArgument(Napi::Env env, const std::string& message);
 // system_probe.cc: probeSharedLibrary, probeOpenClPlatforms (for doctor's OpenCL diagnosis).
 void registerSystemProbes(Napi::Env env, Napi::Object exports);
 // png_encode.cc: pngFilterRows (on libuv's pool) and crc32, for lib/image/png.ts.
 void registerImageExports(Napi::Env env, Napi::Object exports);
 // opencl_forwarder.cc: loadOpenClForwarder, configureOpenClCache, openClCacheStats.
 void registerOpenClForwarder(Napi::Env env, Napi::Object exports);
-[[noreturn]] void throwRange(Napi::Env env, const std::string& message);
 Napi::Error makeTvmError(Napi::Env env, const Failure& failure);
 
 // Every wrapper instance carries its class's type tag. Methods check it before touching

@@ -24,7 +24,7 @@ std::shared_ptr<BufferCopy> pinBuffer(Napi::Env env, HandleRef array, const Napi
   auto copy = std::make_shared<BufferCopy>();
   copy->view = viewFromJs(env, value);
   if (copy->view.length != array->info().nbytes) {
-    throwRange(env, std::string(what) + ": the buffer has " + std::to_string(copy->view.length) +
+    throwInvalidArgument(env, std::string(what) + ": the buffer has " + std::to_string(copy->view.length) +
                         " bytes, the NDArray holds " + std::to_string(array->info().nbytes));
   }
   copy->array = std::move(array);
@@ -99,7 +99,7 @@ Napi::Value ModuleWrap::GetFunctionAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto lookup = std::make_shared<FunctionLookup>();
   lookup->module = require(env, "Module");
-  if (!info[0].IsString()) throwType(env, "getFunction: the name must be a string");
+  if (!info[0].IsString()) throwInvalidArgument(env, "getFunction: the name must be a string");
   lookup->name = info[0].As<Napi::String>().Utf8Value();
   lookup->queryImports = info[1].IsUndefined() ? true : info[1].ToBoolean().Value();
   auto core = lookup->module->core();
@@ -119,7 +119,7 @@ Napi::Value RuntimeWrap::LoadModuleAsync(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kRuntime);
   Napi::Env env = info.Env();
   require(env);
-  if (!info[0].IsString()) throwType(env, "loadModule: the path must be a string");
+  if (!info[0].IsString()) throwInvalidArgument(env, "loadModule: the path must be a string");
   auto load = std::make_shared<ModuleLoad>();
   load->path = info[0].As<Napi::String>().Utf8Value();
   load->format = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
@@ -134,7 +134,7 @@ Napi::Value RuntimeWrap::GetGlobalAsync(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kRuntime);
   Napi::Env env = info.Env();
   require(env);
-  if (!info[0].IsString()) throwType(env, "getGlobalFunction: the name must be a string");
+  if (!info[0].IsString()) throwInvalidArgument(env, "getGlobalFunction: the name must be a string");
   auto lookup = std::make_shared<FunctionLookup>();
   lookup->name = info[0].As<Napi::String>().Utf8Value();
   auto core = core_;

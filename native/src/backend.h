@@ -60,7 +60,7 @@ struct RawHandle {
   void* ptr = nullptr;
 };
 
-class NativeHandle;  // handle.h
+class NativeHandle;  // core.h
 using HandleRef = std::shared_ptr<NativeHandle>;
 
 struct Bytes {

@@ -16,28 +16,28 @@ int64_t intFromJs(Napi::Env env, const Napi::Value& v, const std::string& where)
   if (v.IsBigInt()) {
     bool lossless = false;
     int64_t out = v.As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless) throwRange(env, where + ": the bigint does not fit in int64");
+    if (!lossless) throwInvalidArgument(env, where + ": the bigint does not fit in int64");
     return out;
   }
   if (v.IsNumber()) {
     double d = v.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d) || std::floor(d) != d) throwType(env, where + ": not an integer");
-    if (std::fabs(d) > kMaxSafe) throwRange(env, where + ": beyond Number.MAX_SAFE_INTEGER; pass a bigint");
+    if (!std::isfinite(d) || std::floor(d) != d) throwInvalidArgument(env, where + ": not an integer");
+    if (std::fabs(d) > kMaxSafe) throwInvalidArgument(env, where + ": beyond Number.MAX_SAFE_INTEGER; pass a bigint");
     return static_cast<int64_t>(d);
   }
-  throwType(env, where + ": expected an integer (number or bigint)");
+  throwInvalidArgument(env, where + ": expected an integer (number or bigint)");
 }
 
 int32_t int32FromJs(Napi::Env env, const Napi::Value& v, const std::string& where) {
   int64_t x = intFromJs(env, v, where);
-  if (x < INT32_MIN || x > INT32_MAX) throwRange(env, where + ": out of int32 range");
+  if (x < INT32_MIN || x > INT32_MAX) throwInvalidArgument(env, where + ": out of int32 range");
   return static_cast<int32_t>(x);
 }
 
 Arg taggedFromJs(Napi::Env env, const Napi::Object& obj, const std::string& where) {
   Napi::Value kind = obj.Get("kind");
   if (!kind.IsString()) {
-    throwType(env, where + ": unsupported argument; pass an NDArray, Module, PackedFunction, "
+    throwInvalidArgument(env, where + ": unsupported argument; pass an NDArray, Module, PackedFunction, "
                            "TvmObject, string, bigint, boolean, null or a typed scalar "
                            "(tvm.int(), tvm.float())");
   }
@@ -45,18 +45,18 @@ Arg taggedFromJs(Napi::Env env, const Napi::Object& obj, const std::string& wher
   if (k == "int") return intFromJs(env, obj.Get("value"), where + " (int)");
   if (k == "float") {
     Napi::Value v = obj.Get("value");
-    if (!v.IsNumber()) throwType(env, where + ": a float scalar needs a number value");
+    if (!v.IsNumber()) throwInvalidArgument(env, where + ": a float scalar needs a number value");
     return v.As<Napi::Number>().DoubleValue();
   }
   if (k == "device") return deviceFromJs(env, obj.Get("deviceType"), obj.Get("deviceId"));
   if (k == "dtype") {
     Napi::Value v = obj.Get("value");
-    if (!v.IsString()) throwType(env, where + ": a dtype argument needs a string value");
+    if (!v.IsString()) throwInvalidArgument(env, where + ": a dtype argument needs a string value");
     auto d = parseDType(v.As<Napi::String>().Utf8Value());
-    if (!d) throwType(env, where + ": unknown dtype '" + v.As<Napi::String>().Utf8Value() + "'");
+    if (!d) throwInvalidArgument(env, where + ": unknown dtype '" + v.As<Napi::String>().Utf8Value() + "'");
     return *d;
   }
-  throwType(env, where + ": unknown argument kind '" + k + "'");
+  throwInvalidArgument(env, where + ": unknown argument kind '" + k + "'");
 }
 
 }  // namespace
@@ -65,8 +65,8 @@ DeviceId deviceFromJs(Napi::Env env, const Napi::Value& type, const Napi::Value&
   DeviceId d;
   d.type = int32FromJs(env, type, "device type");
   d.id = int32FromJs(env, id, "device id");
-  if (d.type < 1 || d.type > 64) throwRange(env, "device type " + std::to_string(d.type) + " is not a DLPack device type");
-  if (d.id < 0) throwRange(env, "device id must be >= 0");
+  if (d.type < 1 || d.type > 64) throwInvalidArgument(env, "device type " + std::to_string(d.type) + " is not a DLPack device type");
+  if (d.id < 0) throwInvalidArgument(env, "device id must be >= 0");
   return d;
 }
 
@@ -92,10 +92,10 @@ HandleRef handleFromJs(Napi::Env env, const Napi::Value& value) {
 }
 
 std::vector<Arg> argsFromJs(Napi::Env env, const Napi::Value& list, const Core& core) {
-  if (!list.IsArray()) throwType(env, "arguments must be passed as an array");
+  if (!list.IsArray()) throwInvalidArgument(env, "arguments must be passed as an array");
   Napi::Array array = list.As<Napi::Array>();
   const uint32_t n = array.Length();
-  if (n > 4096) throwRange(env, "too many arguments (" + std::to_string(n) + ")");
+  if (n > 4096) throwInvalidArgument(env, "too many arguments (" + std::to_string(n) + ")");
   std::vector<Arg> args;
   args.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
@@ -108,7 +108,7 @@ std::vector<Arg> argsFromJs(Napi::Env env, const Napi::Value& list, const Core& 
     } else if (v.IsBigInt()) {
       args.emplace_back(intFromJs(env, v, where));
     } else if (v.IsNumber()) {
-      throwType(env, where + ": a plain number is ambiguous for TVM; wrap it as tvm.int(" +
+      throwInvalidArgument(env, where + ": a plain number is ambiguous for TVM; wrap it as tvm.int(" +
                          v.ToString().Utf8Value() + ") or tvm.float(" + v.ToString().Utf8Value() + ")");
     } else if (v.IsString()) {
       args.emplace_back(v.As<Napi::String>().Utf8Value());
@@ -118,12 +118,12 @@ std::vector<Arg> argsFromJs(Napi::Env env, const Napi::Value& list, const Core& 
       b.data.assign(bytes.Data(), bytes.Data() + bytes.ByteLength());
       args.emplace_back(std::move(b));
     } else if (HandleRef h = handleFromJs(env, v)) {
-      if (h->core().get() != &core) throwType(env, where + ": belongs to another TVM runtime");
+      if (h->core().get() != &core) throwInvalidArgument(env, where + ": belongs to another TVM runtime");
       args.emplace_back(std::move(h));
     } else if (v.IsObject()) {
       args.push_back(taggedFromJs(env, v.As<Napi::Object>(), where));
     } else {
-      throwType(env, where + ": unsupported argument type");
+      throwInvalidArgument(env, where + ": unsupported argument type");
     }
   }
   return args;

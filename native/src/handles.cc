@@ -25,7 +25,7 @@ ByteView viewFromJs(Napi::Env env, const Napi::Value& v) {
     data = b.Data();
     view.length = b.ByteLength();
   } else {
-    throwType(env, "expected a TypedArray, Buffer, DataView or ArrayBuffer (a SharedArrayBuffer through a view on it)");
+    throwInvalidArgument(env, "expected a TypedArray, Buffer, DataView or ArrayBuffer (a SharedArrayBuffer through a view on it)");
   }
   view.data = static_cast<uint8_t*>(data);
   return view;
@@ -113,7 +113,7 @@ Napi::Value NDArrayWrap::CopyFrom(const Napi::CallbackInfo& info) {
   HandleRef h = require(env, "NDArray");
   ByteView view = viewFromJs(env, info[0]);
   if (view.length != h->info().nbytes) {
-    throwRange(env, "copyFrom: the source has " + std::to_string(view.length) +
+    throwInvalidArgument(env, "copyFrom: the source has " + std::to_string(view.length) +
                         " bytes, the NDArray holds " + std::to_string(h->info().nbytes));
   }
   Core& core = *h->core();
@@ -130,7 +130,7 @@ Napi::Value NDArrayWrap::CopyTo(const Napi::CallbackInfo& info) {
   HandleRef h = require(env, "NDArray");
   ByteView view = viewFromJs(env, info[0]);
   if (view.length != h->info().nbytes) {
-    throwRange(env, "copyTo: the destination has " + std::to_string(view.length) +
+    throwInvalidArgument(env, "copyTo: the destination has " + std::to_string(view.length) +
                         " bytes, the NDArray holds " + std::to_string(h->info().nbytes));
   }
   Core& core = *h->core();
@@ -160,7 +160,7 @@ Napi::Value ModuleWrap::GetFunction(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kModule);
   Napi::Env env = info.Env();
   HandleRef h = require(env, "Module");
-  if (!info[0].IsString()) throwType(env, "getFunction: the name must be a string");
+  if (!info[0].IsString()) throwInvalidArgument(env, "getFunction: the name must be a string");
   const std::string name = info[0].As<Napi::String>().Utf8Value();
   const bool queryImports = info[1].IsUndefined() ? true : info[1].ToBoolean().Value();
   Core& core = *h->core();
@@ -206,7 +206,7 @@ void rejectNullForVm(Napi::Env env, const NativeHandle& fn, const std::vector<Ar
   if (fn.typeKey() != "relax.VirtualMachine") return;
   for (size_t i = 0; i < args.size(); ++i) {
     if (std::holds_alternative<std::monostate>(args[i])) {
-      throwType(env, "argument " + std::to_string(i) +
+      throwInvalidArgument(env, "argument " + std::to_string(i) +
                          " is null/undefined; Relax VM functions take no None arguments");
     }
   }

@@ -34,9 +34,9 @@ Forwarder& forwarder() {
 // loadOpenClForwarder(path) -> { loaded: true, path } | { loaded: false, error }
 Napi::Value LoadOpenClForwarder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throwType(env, "loadOpenClForwarder: the path must be a string");
+  if (info.Length() < 1 || !info[0].IsString()) throwInvalidArgument(env, "loadOpenClForwarder: the path must be a string");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (path.empty() || path.find('\0') != std::string::npos) throwType(env, "loadOpenClForwarder: the path must be a non-empty string without NUL");
+  if (path.empty() || path.find('\0') != std::string::npos) throwInvalidArgument(env, "loadOpenClForwarder: the path must be a non-empty string without NUL");
   Forwarder& f = forwarder();
   std::lock_guard<std::mutex> lock(f.mutex);
   Napi::Object out = Napi::Object::New(env);
@@ -74,11 +74,11 @@ Napi::Value LoadOpenClForwarder(const Napi::CallbackInfo& info) {
 // configureOpenClCache(dir | '', maxBytes): '' turns the cache off.
 Napi::Value ConfigureOpenClCache(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) throwType(env, "configureOpenClCache(dir, maxBytes): a string and a number");
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) throwInvalidArgument(env, "configureOpenClCache(dir, maxBytes): a string and a number");
   std::string dir = info[0].As<Napi::String>().Utf8Value();
   double max = info[1].As<Napi::Number>().DoubleValue();
-  if (!(max >= 0 && max <= 9007199254740991.0)) throwRange(env, "configureOpenClCache: maxBytes must be a non-negative safe integer");
-  if (dir.find('\0') != std::string::npos) throwType(env, "configureOpenClCache: the directory must not contain NUL");
+  if (!(max >= 0 && max <= 9007199254740991.0)) throwInvalidArgument(env, "configureOpenClCache: maxBytes must be a non-negative safe integer");
+  if (dir.find('\0') != std::string::npos) throwInvalidArgument(env, "configureOpenClCache: the directory must not contain NUL");
   Forwarder& f = forwarder();
   std::lock_guard<std::mutex> lock(f.mutex);
   if (f.configure == nullptr) return Napi::Boolean::New(env, false);

@@ -77,20 +77,20 @@ const std::array<uint32_t, 256>& crcTable() {
   return table;
 }
 
-// The bytes of a Uint8Array / Buffer argument, or a TypeError.
+// The bytes of a Uint8Array / Buffer argument, or an InvalidArgumentError.
 std::pair<const uint8_t*, size_t> bytesArg(const Napi::CallbackInfo& info, size_t index, const char* fn) {
   if (info.Length() <= index || !info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throwType(info.Env(), std::string(fn) + ": expected a Uint8Array");
+    throwInvalidArgument(info.Env(), std::string(fn) + ": expected a Uint8Array");
   }
   auto array = info[index].As<Napi::Uint8Array>();
   return {array.Data(), array.ByteLength()};
 }
 
 uint32_t dimensionArg(const Napi::CallbackInfo& info, size_t index, const char* what) {
-  if (info.Length() <= index || !info[index].IsNumber()) throwType(info.Env(), std::string("pngFilterRows: ") + what + " must be a number");
+  if (info.Length() <= index || !info[index].IsNumber()) throwInvalidArgument(info.Env(), std::string("pngFilterRows: ") + what + " must be a number");
   const double v = info[index].As<Napi::Number>().DoubleValue();
   if (!(v >= 1 && v <= 65535) || v != static_cast<double>(static_cast<uint32_t>(v))) {
-    throwRange(info.Env(), std::string("pngFilterRows: ") + what + " must be an integer from 1 to 65535");
+    throwInvalidArgument(info.Env(), std::string("pngFilterRows: ") + what + " must be an integer from 1 to 65535");
   }
   return static_cast<uint32_t>(v);
 }
@@ -102,7 +102,7 @@ Napi::Value PngFilterRows(const Napi::CallbackInfo& info) {
   const uint32_t width = dimensionArg(info, 1, "width");
   const uint32_t height = dimensionArg(info, 2, "height");
   const size_t stride = static_cast<size_t>(width) * 4;
-  if (length != stride * height) throwRange(info.Env(), "pngFilterRows: the pixels are not width * height * 4 bytes");
+  if (length != stride * height) throwInvalidArgument(info.Env(), "pngFilterRows: the pixels are not width * height * 4 bytes");
   auto pixels = std::make_shared<const std::vector<uint8_t>>(data, data + length);
   return PoolTask<std::vector<uint8_t>>::run(
       info.Env(), [pixels, stride, height] { return filterRows(*pixels, stride, height); },

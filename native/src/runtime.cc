@@ -79,7 +79,7 @@ Napi::Value RuntimeWrap::LoadModule(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kRuntime);
   Napi::Env env = info.Env();
   Core& core = require(env);
-  if (!info[0].IsString()) throwType(env, "loadModule: the path must be a string");
+  if (!info[0].IsString()) throwInvalidArgument(env, "loadModule: the path must be a string");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   std::string format = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   RawHandle mod{HandleKind::Module, nullptr};
@@ -92,7 +92,7 @@ Napi::Value RuntimeWrap::GetGlobal(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kRuntime);
   Napi::Env env = info.Env();
   Core& core = require(env);
-  if (!info[0].IsString()) throwType(env, "getGlobalFunction: the name must be a string");
+  if (!info[0].IsString()) throwInvalidArgument(env, "getGlobalFunction: the name must be a string");
   std::string name = info[0].As<Napi::String>().Utf8Value();
   RawHandle fn{HandleKind::Function, nullptr};
   Status err = core.worker().runSync([&] { return core.backend().getGlobal(name, &fn); });
@@ -115,30 +115,30 @@ Napi::Value RuntimeWrap::ListGlobalNames(const Napi::CallbackInfo& info) {
 
 EmptyRequest emptyRequestFromJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray()) throwType(env, "empty: the shape must be an array of integers");
+  if (!info[0].IsArray()) throwInvalidArgument(env, "empty: the shape must be an array of integers");
   Napi::Array jsShape = info[0].As<Napi::Array>();
-  if (jsShape.Length() > 32) throwRange(env, "empty: at most 32 dimensions");
-  if (!info[1].IsString()) throwType(env, "empty: the dtype must be a string such as 'float32'");
+  if (jsShape.Length() > 32) throwInvalidArgument(env, "empty: at most 32 dimensions");
+  if (!info[1].IsString()) throwInvalidArgument(env, "empty: the dtype must be a string such as 'float32'");
   auto dtype = parseDType(info[1].As<Napi::String>().Utf8Value());
-  if (!dtype) throwType(env, "empty: unknown dtype '" + info[1].As<Napi::String>().Utf8Value() + "'");
+  if (!dtype) throwInvalidArgument(env, "empty: unknown dtype '" + info[1].As<Napi::String>().Utf8Value() + "'");
   EmptyRequest request{{}, *dtype, deviceFromJs(env, info[2], info[3])};
 
   // Checked in double precision first: the element count must stay a safe integer.
   double elements = 1;
   for (uint32_t i = 0; i < jsShape.Length(); ++i) {
     Napi::Value d = jsShape.Get(i);
-    if (!d.IsNumber()) throwType(env, "empty: shape[" + std::to_string(i) + "] is not a number");
+    if (!d.IsNumber()) throwInvalidArgument(env, "empty: shape[" + std::to_string(i) + "] is not a number");
     double v = d.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(v) || std::floor(v) != v) throwType(env, "empty: shape[" + std::to_string(i) + "] is not an integer");
-    if (v < 0) throwRange(env, "empty: shape[" + std::to_string(i) + "] is negative");
+    if (!std::isfinite(v) || std::floor(v) != v) throwInvalidArgument(env, "empty: shape[" + std::to_string(i) + "] is not an integer");
+    if (v < 0) throwInvalidArgument(env, "empty: shape[" + std::to_string(i) + "] is negative");
     // Before the cast: a double beyond int64 converts with undefined behaviour, and a zero
     // elsewhere in the shape would let it pass the size check below.
-    if (v > kMaxSafeInteger) throwRange(env, "empty: shape[" + std::to_string(i) + "] is larger than 2^53 - 1");
+    if (v > kMaxSafeInteger) throwInvalidArgument(env, "empty: shape[" + std::to_string(i) + "] is larger than 2^53 - 1");
     elements *= v;
     request.shape.push_back(static_cast<int64_t>(v));
   }
   if (elements * static_cast<double>(request.dtype.bytes()) > static_cast<double>(1ULL << 48)) {
-    throwRange(env, "empty: the array would exceed 256 TiB");
+    throwInvalidArgument(env, "empty: the array would exceed 256 TiB");
   }
   return request;
 }

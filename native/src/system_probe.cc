@@ -202,9 +202,9 @@ Napi::Value openClFactsValue(Napi::Env env, OpenClFacts& facts) {
 }
 
 std::string stringArg(const Napi::CallbackInfo& info, const char* fn) {
-  if (info.Length() < 1 || !info[0].IsString()) throwType(info.Env(), std::string(fn) + ": the library name must be a string");
+  if (info.Length() < 1 || !info[0].IsString()) throwInvalidArgument(info.Env(), std::string(fn) + ": the library name must be a string");
   std::string name = info[0].As<Napi::String>().Utf8Value();
-  if (name.empty() || name.find('\0') != std::string::npos) throwType(info.Env(), std::string(fn) + ": the library name must be a non-empty string without NUL");
+  if (name.empty() || name.find('\0') != std::string::npos) throwInvalidArgument(info.Env(), std::string(fn) + ": the library name must be a non-empty string without NUL");
   return name;
 }
 

@@ -308,23 +308,23 @@ Status runShardJob(Core& core, ShardJob& job) {
 }
 
 uint64_t safeUint(Napi::Env env, const Napi::Value& v, const std::string& what) {
-  if (!v.IsNumber()) throwType(env, "loadWeightShard: " + what + " must be a number");
+  if (!v.IsNumber()) throwInvalidArgument(env, "loadWeightShard: " + what + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || std::floor(d) != d || d < 0 || d > kMaxSafeInteger) {
-    throwRange(env, "loadWeightShard: " + what + " must be a non-negative safe integer");
+    throwInvalidArgument(env, "loadWeightShard: " + what + " must be a non-negative safe integer");
   }
   return static_cast<uint64_t>(d);
 }
 
 RecordPlan recordFromJs(Napi::Env env, const Napi::Value& value, uint64_t shardBytes, size_t index) {
   const std::string where = "records[" + std::to_string(index) + "]";
-  if (!value.IsObject()) throwType(env, "loadWeightShard: " + where + " is not an object");
+  if (!value.IsObject()) throwInvalidArgument(env, "loadWeightShard: " + where + " is not an object");
   Napi::Object obj = value.As<Napi::Object>();
   RecordPlan r;
   Napi::Value shape = obj.Get("shape");
-  if (!shape.IsArray()) throwType(env, "loadWeightShard: " + where + ".shape is not an array");
+  if (!shape.IsArray()) throwInvalidArgument(env, "loadWeightShard: " + where + ".shape is not an array");
   Napi::Array dims = shape.As<Napi::Array>();
-  if (dims.Length() > 32) throwRange(env, "loadWeightShard: " + where + " has more than 32 dimensions");
+  if (dims.Length() > 32) throwInvalidArgument(env, "loadWeightShard: " + where + " has more than 32 dimensions");
   double elements = 1;
   for (uint32_t i = 0; i < dims.Length(); ++i) {
     uint64_t d = safeUint(env, dims.Get(i), where + ".shape[" + std::to_string(i) + "]");
@@ -332,24 +332,24 @@ RecordPlan recordFromJs(Napi::Env env, const Napi::Value& value, uint64_t shardB
     r.shape.push_back(static_cast<int64_t>(d));
   }
   Napi::Value dtype = obj.Get("dtype");
-  if (!dtype.IsString()) throwType(env, "loadWeightShard: " + where + ".dtype is not a string");
+  if (!dtype.IsString()) throwInvalidArgument(env, "loadWeightShard: " + where + ".dtype is not a string");
   auto parsed = parseDType(dtype.As<Napi::String>().Utf8Value());
-  if (!parsed) throwType(env, "loadWeightShard: " + where + " has an unknown dtype");
+  if (!parsed) throwInvalidArgument(env, "loadWeightShard: " + where + " has an unknown dtype");
   r.dtype = *parsed;
   r.bf16 = obj.Get("bf16").ToBoolean().Value();
-  if (r.bf16 && !(r.dtype == DType{2, 32, 1})) throwType(env, "loadWeightShard: " + where + ": bf16 records must be float32");
+  if (r.bf16 && !(r.dtype == DType{2, 32, 1})) throwInvalidArgument(env, "loadWeightShard: " + where + ": bf16 records must be float32");
   r.byteOffset = safeUint(env, obj.Get("byteOffset"), where + ".byteOffset");
   r.storedBytes = safeUint(env, obj.Get("nbytes"), where + ".nbytes");
   double arrayBytes = elements * static_cast<double>(r.dtype.bytes());
-  if (arrayBytes > static_cast<double>(uint64_t{1} << 48)) throwRange(env, "loadWeightShard: " + where + " would exceed 256 TiB");
+  if (arrayBytes > static_cast<double>(uint64_t{1} << 48)) throwInvalidArgument(env, "loadWeightShard: " + where + " would exceed 256 TiB");
   r.arrayBytes = static_cast<uint64_t>(arrayBytes);
   uint64_t expected = r.bf16 ? static_cast<uint64_t>(elements) * 2 : r.arrayBytes;
   if (r.storedBytes != expected) {
-    throwRange(env, "loadWeightShard: " + where + ".nbytes is " + std::to_string(r.storedBytes) + ", its shape needs " +
+    throwInvalidArgument(env, "loadWeightShard: " + where + ".nbytes is " + std::to_string(r.storedBytes) + ", its shape needs " +
                         std::to_string(expected));
   }
   if (r.byteOffset > shardBytes || r.storedBytes > shardBytes - r.byteOffset) {
-    throwRange(env, "loadWeightShard: " + where + " lies beyond the end of the shard");
+    throwInvalidArgument(env, "loadWeightShard: " + where + " lies beyond the end of the shard");
   }
   return r;
 }
@@ -357,22 +357,22 @@ RecordPlan recordFromJs(Napi::Env env, const Napi::Value& value, uint64_t shardB
 Napi::Value ExpandBf16(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    throwType(env, "expandBf16: the source must be a Uint8Array");
+    throwInvalidArgument(env, "expandBf16: the source must be a Uint8Array");
   }
-  if (!info[1].IsTypedArray()) throwType(env, "expandBf16: the destination must be a Uint32Array or Float32Array");
+  if (!info[1].IsTypedArray()) throwInvalidArgument(env, "expandBf16: the destination must be a Uint32Array or Float32Array");
   auto src = info[0].As<Napi::TypedArray>();
   auto dst = info[1].As<Napi::TypedArray>();
   if (dst.TypedArrayType() != napi_uint32_array && dst.TypedArrayType() != napi_float32_array) {
-    throwType(env, "expandBf16: the destination must be a Uint32Array or Float32Array");
+    throwInvalidArgument(env, "expandBf16: the destination must be a Uint32Array or Float32Array");
   }
   size_t count = dst.ElementLength();
   if (src.ByteLength() != 2 * count) {
-    throwRange(env, "expandBf16: the source has " + std::to_string(src.ByteLength()) + " bytes, " +
+    throwInvalidArgument(env, "expandBf16: the source has " + std::to_string(src.ByteLength()) + " bytes, " +
                         std::to_string(count) + " float32 need " + std::to_string(2 * count));
   }
   auto* s = static_cast<const uint8_t*>(src.ArrayBuffer().Data()) + src.ByteOffset();
   auto* d = static_cast<uint8_t*>(dst.ArrayBuffer().Data()) + dst.ByteOffset();
-  if (count != 0 && s < d + 4 * count && d < s + 2 * count) throwRange(env, "expandBf16: source and destination overlap");
+  if (count != 0 && s < d + 4 * count && d < s + 2 * count) throwInvalidArgument(env, "expandBf16: source and destination overlap");
   expandBf16(s, reinterpret_cast<uint32_t*>(d), count);
   return env.Undefined();
 }
@@ -388,21 +388,21 @@ Napi::Value WeightLoaderStats(const Napi::CallbackInfo& info) {
 Napi::Value loadWeightShard(const Napi::CallbackInfo& info, const std::shared_ptr<Core>& core) {
   Napi::Env env = info.Env();
   auto job = std::make_shared<ShardJob>();
-  if (!info[0].IsString()) throwType(env, "loadWeightShard: the path must be a string");
+  if (!info[0].IsString()) throwInvalidArgument(env, "loadWeightShard: the path must be a string");
   job->path = info[0].As<Napi::String>().Utf8Value();
   job->nbytes = safeUint(env, info[1], "the shard's nbytes");
-  if (!info[2].IsArray()) throwType(env, "loadWeightShard: records must be an array");
+  if (!info[2].IsArray()) throwInvalidArgument(env, "loadWeightShard: records must be an array");
   Napi::Array records = info[2].As<Napi::Array>();
   for (uint32_t i = 0; i < records.Length(); ++i) job->records.push_back(recordFromJs(env, records.Get(i), job->nbytes, i));
   job->device = deviceFromJs(env, info[3], info[4]);
   if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
       info[5].As<Napi::TypedArray>().ElementLength() < 1) {
-    throwType(env, "loadWeightShard: the cancel flag must be an Int32Array");
+    throwInvalidArgument(env, "loadWeightShard: the cancel flag must be an Int32Array");
   }
   auto flag = info[5].As<Napi::TypedArray>();
   job->cancel = reinterpret_cast<const int32_t*>(static_cast<const uint8_t*>(flag.ArrayBuffer().Data()) + flag.ByteOffset());
   if (!info[6].IsUndefined() && !info[6].IsNull()) {
-    if (!info[6].IsString()) throwType(env, "loadWeightShard: nextPath must be a string or null");
+    if (!info[6].IsString()) throwInvalidArgument(env, "loadWeightShard: nextPath must be a string or null");
     job->nextPath = info[6].As<Napi::String>().Utf8Value();
   }
   NAPI_THROW_IF_FAILED(env, napi_create_reference(env, flag, 1, &job->cancelRef), env.Undefined());

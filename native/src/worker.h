@@ -1,7 +1,7 @@
 // One dedicated thread per opened runtime. TVM keeps its last error, the selected device
 // and the OpenCL kernel table per thread, so every call that touches a device runs here,
-// in submission order: synchronous calls from JavaScript block until their task ran,
-// asynchronous ones resolve a Promise later (see function.cc).
+// in submission order: asynchronous calls from JavaScript settle a Promise once their task
+// ran (see async_task.h).
 #pragma once
 
 #include <condition_variable>

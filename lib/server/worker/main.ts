@@ -29,6 +29,7 @@ try {
     ...(config.runtime !== undefined ? { tvmRuntime: config.runtime } : {}),
     ...(config.tokenizer !== undefined ? { tokenizer: config.tokenizer } : {}),
     ...(config.allowCpuOpenCl ? { allowCpuOpenCl: true } : {}),
+    ...(config.programCache !== undefined ? { programCache: config.programCache } : {}),
   });
 } catch (err) {
   send({ type: 'load-failed', error: describeFailure(err) });

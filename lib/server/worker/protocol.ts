@@ -12,6 +12,8 @@ export interface WorkerConfig {
   device?: string;
   runtime?: string;
   allowCpuOpenCl?: boolean;
+  /** A directory, or false: no program cache. */
+  programCache?: string | false;
 }
 
 export interface WorkerGenerate {
