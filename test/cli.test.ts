@@ -9,14 +9,11 @@ import * as tvm from '../lib/tvm/index.js';
 import { cliEnv, runCli, runCliAsync, startCli } from './support/cli.js';
 import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
 import { makeModelDir, truncateFile } from './support/model-dirs.js';
-import { otherStandin, sharedData, testRuntime, testStandin, titled } from './support/shared-data.js';
+import { otherStandin, standinSuite, titled } from './support/shared-data.js';
 import { decodeRgbaPng } from './support/png-decode.js';
 import { maxByteDifference, promptCases } from './support/references.js';
 
-const runtimeInfo = testRuntime();
-const standin = testStandin();
-const tokenizer = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
-const ready = { available: runtimeInfo.available && standin.available && tokenizer.available, reason: runtimeInfo.reason || standin.reason || tokenizer.reason, path: '' };
+const { runtime: runtimeInfo, standin, tokenizer, ready } = standinSuite();
 const withRuntime = (): NodeJS.ProcessEnv => cliEnv({ SD_MALI_TVM_RUNTIME: runtimeInfo.path });
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'sd-mali-cli-'));
 

@@ -11,7 +11,7 @@ import * as tvm from '../lib/tvm/index.js';
 import { tinyModel, TINY_SOURCE, type TinyDtype, type TinyTarget } from './support/compiled-models.js';
 import { deviceUnavailable } from './support/devices.js';
 import { excess, readNpy } from './support/npy.js';
-import { testRuntime, titled } from './support/shared-data.js';
+import { allOf, testRuntime, titled } from './support/shared-data.js';
 
 const runtimeInfo = testRuntime();
 const refs = (name: string) => readNpy(join(TINY_SOURCE, 'references', name));
@@ -42,7 +42,7 @@ const VARIANTS: Variant[] = [
 
 for (const v of VARIANTS) {
   const model = tinyModel(v.target, v.dtype);
-  const ready = { available: runtimeInfo.available && model.available, reason: runtimeInfo.reason || model.reason, path: model.path };
+  const ready = { ...allOf(runtimeInfo, model), path: model.path };
   describe.skipIf(!ready.available || runtimeInfo.abi !== 'tvm-ffi')(titled(`compiled tiny-sd-a, ${v.target} ${v.dtype}`, ready), () => {
     const tol = TOLERANCE[v.dtype];
     let rt: tvm.TvmRuntime;

@@ -10,16 +10,9 @@ import { DeviceUnavailableError, StableDiffusion } from '../lib/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { cliEnv, runCliAsync } from './support/cli.js';
 import { deviceUnavailable } from './support/devices.js';
-import { sharedData, testRuntime, testStandin, titled } from './support/shared-data.js';
+import { standinSuite, titled } from './support/shared-data.js';
 
-const runtimeInfo = testRuntime();
-const standin = testStandin();
-const tokenizer = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
-const ready = {
-  available: runtimeInfo.available && standin.available && tokenizer.available,
-  reason: runtimeInfo.reason || standin.reason || tokenizer.reason,
-  path: '',
-};
+const { runtime: runtimeInfo, standin, tokenizer, ready } = standinSuite();
 const base = { tvmRuntime: runtimeInfo.path, tokenizer: tokenizer.path };
 /** The CLI's environment without the suite's opt-in. */
 const strictEnv = (): NodeJS.ProcessEnv => cliEnv({ SD_MALI_TVM_RUNTIME: runtimeInfo.path, SD_MALI_ALLOW_CPU_OPENCL: '' });

@@ -6,17 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StableDiffusion } from '../lib/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { maxByteDifference, promptCases } from './support/references.js';
-import { sharedData, testRuntime, titled, testStandin } from './support/shared-data.js';
+import { standinSuite, titled } from './support/shared-data.js';
 import { TEST_LOAD_OPTIONS } from './support/devices.js';
 
-const runtimeInfo = testRuntime();
-const standin = testStandin();
-const tokenizerFiles = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
-const ready = {
-  available: runtimeInfo.available && standin.available && tokenizerFiles.available,
-  reason: runtimeInfo.reason || standin.reason || tokenizerFiles.reason,
-  path: '',
-};
+const { runtime: runtimeInfo, standin, tokenizer: tokenizerFiles, ready } = standinSuite();
 const base = { ...TEST_LOAD_OPTIONS, tvmRuntime: runtimeInfo.path, tokenizer: tokenizerFiles.path, device: 'cpu' };
 
 /**

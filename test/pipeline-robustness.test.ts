@@ -5,17 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactError, InvalidArgumentError, StableDiffusion } from '../lib/index.js';
 import { buildBrokenExecutable, type BrokenOutput } from './support/c-libraries.js';
 import { makeModelDir } from './support/model-dirs.js';
-import { sharedData, testRuntime, titled } from './support/shared-data.js';
+import { sharedData, standinSuite, titled } from './support/shared-data.js';
 import { TEST_LOAD_OPTIONS } from './support/devices.js';
 
-const runtimeInfo = testRuntime();
-const standin = sharedData('fixtures/standin-tvm0.20', 'the stand-in model');
-const tokenizerFiles = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
-const ready = {
-  available: runtimeInfo.available && standin.available && tokenizerFiles.available,
-  reason: runtimeInfo.reason || standin.reason || tokenizerFiles.reason,
-  path: '',
-};
+const { runtime: runtimeInfo, standin, tokenizer: tokenizerFiles, ready } = standinSuite(sharedData('fixtures/standin-tvm0.20', 'the stand-in model'));
 const base = { ...TEST_LOAD_OPTIONS, tvmRuntime: runtimeInfo.path, tokenizer: tokenizerFiles.path, device: 'cpu' };
 
 describe.skipIf(!ready.available)(titled('pipeline robustness (issue 15)', ready), () => {

@@ -8,16 +8,9 @@ import { createGenerator, createScheduler, InvalidArgumentError, StableDiffusion
 import { buildUnguidedExecutable } from './support/c-libraries.js';
 import { makeModelDir } from './support/model-dirs.js';
 import { relativeError } from './support/scheduler-golden.js';
-import { sharedData, testRuntime, testStandin, titled } from './support/shared-data.js';
+import { standinSuite, titled } from './support/shared-data.js';
 
-const runtimeInfo = testRuntime();
-const standin = testStandin();
-const tokenizerFiles = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
-const ready = {
-  available: runtimeInfo.available && standin.available && tokenizerFiles.available,
-  reason: runtimeInfo.reason || standin.reason || tokenizerFiles.reason,
-  path: '',
-};
+const { runtime: runtimeInfo, standin, tokenizer: tokenizerFiles, ready } = standinSuite();
 const base = { tvmRuntime: runtimeInfo.path, tokenizer: tokenizerFiles.path };
 const LATENT_SHAPE = [1, 4, 64, 64];
 

@@ -10,21 +10,14 @@ import { deviceUnavailable, TEST_DEVICES, TEST_LOAD_OPTIONS } from './support/de
 import { makeModelDir, removeFile, rewriteFile, truncateFile } from './support/model-dirs.js';
 import { idsCases, maxByteDifference, promptCases } from './support/references.js';
 import { relativeError } from './support/scheduler-golden.js';
-import { otherStandin, sharedData, testRuntime, testStandin, titled } from './support/shared-data.js';
+import { otherStandin, standinSuite, titled } from './support/shared-data.js';
 
 const LATENT_TOLERANCE = 1e-4;
 const RGBA_TOLERANCE = 1;
 
-const runtimeInfo = testRuntime();
-const standin = testStandin();
+const { runtime: runtimeInfo, standin, tokenizer: tokenizerFiles, ready } = standinSuite();
 /** The weight index name the stand-in's TVM version writes. */
 const INDEX_FILE = runtimeInfo.abi === 'tvm-ffi' ? 'tensor-cache.json' : 'ndarray-cache.json';
-const tokenizerFiles = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
-const ready = {
-  available: runtimeInfo.available && standin.available && tokenizerFiles.available,
-  reason: runtimeInfo.reason || standin.reason || tokenizerFiles.reason,
-  path: '',
-};
 const base = { ...TEST_LOAD_OPTIONS, tvmRuntime: runtimeInfo.path, tokenizer: tokenizerFiles.path };
 
 describe.skipIf(!ready.available)(titled('StableDiffusion on the stand-in model', ready), () => {

@@ -8,10 +8,10 @@ import type { BrowserContext } from 'playwright-core';
 import { chromiumAvailability, launchChromium } from './support/browser.js';
 import { pngSize, postJson, serverReady, startServer, type RunningServer, type Txt2ImgResponse } from './support/server.js';
 import { SAMPLERS } from '../lib/server/index.js';
-import { REPO_ROOT, titled } from './support/shared-data.js';
+import { allOf, REPO_ROOT, titled } from './support/shared-data.js';
 
 const browserReady = chromiumAvailability();
-const ready = { available: serverReady.available && browserReady.available, reason: serverReady.reason || browserReady.reason, path: '' };
+const ready = allOf(serverReady, browserReady);
 
 describe.skipIf(!ready.available)(titled('the page at / in headless Chromium', ready), () => {
   let s: RunningServer;

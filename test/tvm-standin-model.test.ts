@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWeights, readWeightIndex, type ModelWeights } from '../lib/artifacts/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
-import { REPO_ROOT, sharedData, testRuntime, testStandin, titled } from './support/shared-data.js';
+import { allOf, REPO_ROOT, testRuntime, testStandin, titled } from './support/shared-data.js';
 
 const runtimeInfo = testRuntime();
 const standin = testStandin();
-const ready = { available: runtimeInfo.available && standin.available, reason: runtimeInfo.reason || standin.reason, path: '' };
+const ready = allOf(runtimeInfo, standin);
 
 /** clip() of the stand-in in float64, from its README's definition. */
 function referenceClip(ids: Int32Array, w: Float32Array[]): Float64Array {

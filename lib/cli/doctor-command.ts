@@ -8,7 +8,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { freemem, platform } from 'node:os';
 import { join } from 'node:path';
 import { AddonNotBuiltError, RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';
-import { REQUIRED_FUNCTIONS, describeTokenizerSource, executableFileName, loadTokenizer, resolveTokenizerSource } from '../pipeline/index.js';
+import { REQUIRED_FUNCTIONS, describeTokenizerSource, executableFileName, loadTokenizer, resolveTokenizerSource, type ExecutableKind } from '../pipeline/index.js';
+import { deviceOfExecutable } from '../pipeline/model-directory.js';
 import { DEVICE_TYPE, describeVendorFiles, diagnoseOpenCl, inspectProgramCache, loadRuntime, openClForwarderState, openClSystemView, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
 import { allowCpuOpenCl } from './cpu-opencl.js';
 import { cacheDirFor, describeCache } from './cache-command.js';
@@ -194,12 +195,12 @@ async function checkModel(checks: Check[], opts: DoctorOptions, runtime: TvmRunt
     return;
   }
   const { model, index, indexError } = report;
-  const kinds = Object.keys(model.executables);
+  const kinds = Object.keys(model.executables) as ExecutableKind[];
   if (kinds.length === 0) {
     checks.push({ area: 'model', status: 'fail', message: `${model.dir} has no stable_diffusion_<kind>.so`, remedy: 'build the model (build.py) and copy its dist/ here' });
   }
   const wanted = opts.device?.split(':')[0];
-  const usable = kinds.filter((k) => devices.has((k === 'llvm' ? 'cpu' : k) as DeviceKind) && (!wanted || wanted === (k === 'llvm' ? 'cpu' : k)));
+  const usable = kinds.filter((k) => devices.has(deviceOfExecutable(k)) && (!wanted || wanted === deviceOfExecutable(k)));
   if (kinds.length > 0) {
     if (usable.length > 0) {
       checks.push({ area: 'model', status: 'ok', message: `executables: ${kinds.map(executableFileName).join(', ')}; usable here: ${usable.join(', ')}` });
@@ -242,7 +243,7 @@ async function checkModel(checks: Check[], opts: DoctorOptions, runtime: TvmRunt
       if (tvmReports[kind]?.matchesRuntime === false) continue; // reported by the tvm check
       const file = model.executables[kind as keyof typeof model.executables]!;
       try {
-        const functions = entryFunctions(runtime, file);
+        const functions = await entryFunctions(runtime, file);
         const missing = REQUIRED_FUNCTIONS.filter((f) => !functions.includes(f));
         checks.push(
           missing.length === 0

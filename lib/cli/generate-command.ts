@@ -19,8 +19,8 @@ export interface GenerateCommandOptions {
   seed?: bigint;
   output?: string;
   runtime?: string;
-  /** A directory, or 'off'. */
-  programCache?: string;
+  /** A directory, or false (--program-cache off). */
+  programCache?: string | false;
   warmup?: boolean;
   /** Accept a CPU OpenCL device (also SD_MALI_ALLOW_CPU_OPENCL=1). */
   allowCpuOpencl?: boolean;
@@ -60,7 +60,7 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
       ...(opts.device !== undefined ? { device: opts.device } : {}),
       ...(opts.runtime !== undefined ? { tvmRuntime: opts.runtime } : {}),
       ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}),
-      ...(opts.programCache !== undefined ? { programCache: opts.programCache === 'off' ? (false as const) : opts.programCache } : {}),
+      ...(opts.programCache !== undefined ? { programCache: opts.programCache } : {}),
       ...(opts.warmup ? { warmup: true } : {}),
       allowCpuOpenCl: allowCpuOpenCl(opts.allowCpuOpencl),
       signal: controller.signal,

@@ -37,7 +37,7 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
       }
     } else if (runtime && tvmReports[kind]?.matchesRuntime !== false) {
       try {
-        entry.functions = entryFunctions(runtime, file);
+        entry.functions = await entryFunctions(runtime, file);
         entry.functionsFrom = 'executable';
       } catch (err) {
         entry.functions = [];

@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 /** The sd-mali command line: generate, build, doctor, info, cache, serve. */
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { SdMaliError } from '../errors.js';
 import { DEFAULT_SCHEDULER, DEFAULT_STEPS } from '../pipeline/index.js';
-import { packageRoot } from '../tvm/native.js';
+import { packageVersion } from '../package-version.js';
 import { SCHEDULER_NAMES, SIGMA_SCHEDULES, type SchedulerName, type SigmaSchedule } from '../schedulers/index.js';
 import { registerBuildCommand } from './build-command.js';
 import { cacheClearCommand, cacheInfoCommand } from './cache-command.js';
@@ -13,14 +12,7 @@ import { generateCommand } from './generate-command.js';
 import { infoCommand } from './info-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { OutputExistsError } from './output-file.js';
-
-function version(): string {
-  try {
-    return (JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
+import { programCacheOption } from './program-cache-option.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -36,7 +28,7 @@ function seedValue(value: string): bigint {
 const program = new Command()
   .name('sd-mali')
   .description('Stable Diffusion 1.5 on TVM-compiled models (the Mali GPU of RK3588 boards, or any OpenCL device)')
-  .version(version())
+  .version(packageVersion())
   .showHelpAfterError('(run with --help for usage)');
 
 program
@@ -53,7 +45,7 @@ program
   .option('--seed <n>', 'seed of the initial noise (torch.manual_seed-compatible); default random', seedValue)
   .option('-o, --output <file>', 'PNG to write; default sd-<seed>-<prompt>.png')
   .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
-  .option('--program-cache <dir|off>', 'where compiled OpenCL programs are kept between runs (default: SD_MALI_CACHE_DIR, else ~/.cache/sd-mali); off: none')
+  .addOption(programCacheOption('use'))
   .option('--warmup', 'build every kernel before the first step, shown as its own phase')
   .option('--allow-cpu-opencl', 'accept a CPU as the OpenCL device (e.g. PoCL; also SD_MALI_ALLOW_CPU_OPENCL=1); refused otherwise')
   .option('--json', 'print a JSON summary instead of progress and a line')
@@ -67,7 +59,7 @@ Examples:
   $ sd-mali generate "a harbour at dusk" --scheduler heun --sigma-schedule exponential --steps 12
   $ SD_MALI_TVM_RUNTIME=/opt/tvm/build/libtvm_runtime.so sd-mali generate "a lighthouse" --json`,
   )
-  .action(async (prompt: string, opts: { negative?: string; model: string; tokenizer?: string; device?: string; steps: number; scheduler: SchedulerName; sigmaSchedule?: SigmaSchedule; seed?: bigint; output?: string; runtime?: string; programCache?: string; warmup?: boolean; allowCpuOpencl?: boolean; json?: boolean; force?: boolean }) => {
+  .action(async (prompt: string, opts: { negative?: string; model: string; tokenizer?: string; device?: string; steps: number; scheduler: SchedulerName; sigmaSchedule?: SigmaSchedule; seed?: bigint; output?: string; runtime?: string; programCache?: string | false; warmup?: boolean; allowCpuOpencl?: boolean; json?: boolean; force?: boolean }) => {
     process.exitCode = await generateCommand(prompt, opts);
   });
 
@@ -78,7 +70,7 @@ program
   .option('--tokenizer <dir>', 'CLIP tokenizer folder; default <model>/tokenizer, else the bundled SD 1.x tokenizer')
   .option('-d, --device <device>', 'the device generate will use')
   .option('--runtime <path>', 'libtvm_runtime.so to check')
-  .option('--program-cache <dir>', 'the OpenCL program cache to report (default: SD_MALI_CACHE_DIR, else ~/.cache/sd-mali)')
+  .addOption(programCacheOption('inspect'))
   .option('--allow-cpu-opencl', 'a CPU OpenCL device is wanted (also SD_MALI_ALLOW_CPU_OPENCL=1); otherwise --device opencl on one fails')
   .option('--json', 'machine-readable output')
   .addHelpText(
@@ -98,7 +90,7 @@ const cache = program.command('cache').description('the cache of compiled OpenCL
 cache
   .command('info')
   .description('where the cache is, how many programs and bytes it holds, and what the last run took from it')
-  .option('--program-cache <dir>', 'the cache (default: SD_MALI_CACHE_DIR, else $XDG_CACHE_HOME/sd-mali, else ~/.cache/sd-mali)')
+  .addOption(programCacheOption('inspect'))
   .option('--json', 'machine-readable output')
   .action(async (opts: { programCache?: string; json?: boolean }) => {
     process.exitCode = await cacheInfoCommand(opts);
@@ -106,7 +98,7 @@ cache
 cache
   .command('clear')
   .description('delete every cached program (the next run builds them from source again)')
-  .option('--program-cache <dir>', 'the cache (default: SD_MALI_CACHE_DIR, else $XDG_CACHE_HOME/sd-mali, else ~/.cache/sd-mali)')
+  .addOption(programCacheOption('inspect'))
   .option('--json', 'machine-readable output')
   .addHelpText('after', '\nExample:\n  $ sd-mali cache clear')
   .action(async (opts: { programCache?: string; json?: boolean }) => {

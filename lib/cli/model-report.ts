@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readWeightIndexFile, type WeightIndex } from '../artifacts/index.js';
 import { inspectModelDirectory, REQUIRED_FUNCTIONS, type ModelDirectory } from '../pipeline/index.js';
+import { loadVmExecutable } from '../pipeline/relax-vm.js';
 import type { TvmRuntime } from '../tvm/index.js';
 
 export interface ShardProblem {
@@ -33,34 +34,32 @@ export function checkShards(index: WeightIndex): ShardProblem[] {
  * The entry functions of a Relax VM executable: the globals of its function table that
  * the VM itself answers (kernels and VM builtins are left out).
  */
-export function entryFunctions(runtime: TvmRuntime, file: string): string[] {
-  const lib = runtime.loadModule(file);
+export async function entryFunctions(runtime: TvmRuntime, file: string): Promise<string[]> {
+  const { library, vm } = await loadVmExecutable(runtime, file);
   try {
-    const stats = lib.findFunction('stats');
-    const load = lib.getFunction('vm_load_executable');
-    const vm = load.call();
-    load.dispose();
-    if (!vm || typeof vm !== 'object' || !('findFunction' in vm)) return [];
+    const stats = await library.findFunctionAsync('stats');
+    let text = '';
     try {
-      const text = stats ? String(stats.call()) : '';
-      stats?.dispose();
-      const globals = /Globals \(#\d+\): \[([^\]]*)\]/.exec(text)?.[1]?.split(',').map((s) => s.trim()) ?? [...REQUIRED_FUNCTIONS];
-      const found = globals.filter((name) => {
-        if (name.startsWith('vm.builtin.')) return false;
-        try {
-          const fn = vm.findFunction(name, false);
-          fn?.dispose();
-          return fn !== undefined;
-        } catch {
-          return false; // the VM refuses to hand out its kernels and builtins as closures
-        }
-      });
-      return [...new Set(found)].sort();
+      text = stats ? String(await stats.callAsync()) : '';
     } finally {
-      vm.dispose();
+      stats?.dispose();
     }
+    const globals = /Globals \(#\d+\): \[([^\]]*)\]/.exec(text)?.[1]?.split(',').map((s) => s.trim()) ?? [...REQUIRED_FUNCTIONS];
+    const found: string[] = [];
+    for (const name of globals) {
+      if (name.startsWith('vm.builtin.')) continue;
+      try {
+        const fn = await vm.findFunctionAsync(name, false);
+        fn?.dispose();
+        if (fn !== undefined) found.push(name);
+      } catch {
+        // the VM refuses to hand out its kernels and builtins as closures
+      }
+    }
+    return [...new Set(found)].sort();
   } finally {
-    lib.dispose();
+    vm.dispose();
+    library.dispose();
   }
 }
 

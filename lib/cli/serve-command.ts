@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_QUEUE_SIZE } from '../server/index.js';
 import { allowCpuOpenCl } from './cpu-opencl.js';
+import { programCacheOption } from './program-cache-option.js';
 
 interface ServeOptions {
   model: string;
@@ -9,7 +10,8 @@ interface ServeOptions {
   device?: string;
   runtime?: string;
   allowCpuOpencl?: boolean;
-  programCache?: string;
+  /** A directory, or false (--program-cache off). */
+  programCache?: string | false;
   host: string;
   port: number;
   apiAuth?: string;
@@ -54,7 +56,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     ...(opts.device !== undefined ? { device: opts.device } : {}),
     ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}),
     ...(allowCpuOpenCl(opts.allowCpuOpencl) ? { allowCpuOpenCl: true } : {}),
-    ...(opts.programCache !== undefined ? { programCache: opts.programCache === 'off' ? (false as const) : opts.programCache } : {}),
+    ...(opts.programCache !== undefined ? { programCache: opts.programCache } : {}),
     ...(opts.apiAuth !== undefined ? { apiAuth: opts.apiAuth } : {}),
     ...(opts.corsOrigin !== undefined ? { corsOrigin: opts.corsOrigin } : {}),
     ...(opts.outputDir !== undefined ? { outputDir: opts.outputDir } : {}),
@@ -94,7 +96,7 @@ export function registerServeCommand(program: Command): void {
     .option('-d, --device <device>', "'opencl', 'cpu', … optionally ':<id>'; default: the first that works")
     .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
     .option('--allow-cpu-opencl', 'accept a CPU as the OpenCL device (e.g. PoCL; also SD_MALI_ALLOW_CPU_OPENCL=1); refused otherwise')
-    .option('--program-cache <dir|off>', 'where compiled OpenCL programs are kept between runs (default: SD_MALI_CACHE_DIR, else ~/.cache/sd-mali); off: none')
+    .addOption(programCacheOption('use'))
     .option('--host <address>', 'address to listen on (0.0.0.0 for the network: use --api-auth then)', DEFAULT_HOST)
     .option('--port <n>', 'port to listen on', port, DEFAULT_PORT)
     .option('--api-auth <user:pass>', 'HTTP basic auth credentials, user:pass[,user2:pass2] (as A1111)')

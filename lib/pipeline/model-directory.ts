@@ -6,6 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ArtifactError } from '../errors.js';
 import { findIndexFile, INDEX_FILE_NAMES } from '../artifacts/index.js';
+import { deviceOfTarget, type DeviceKind } from '../tvm/device.js';
 
 /** Executable kinds in the order a default device is tried. */
 export const EXECUTABLE_KINDS = ['opencl', 'cuda', 'vulkan', 'metal', 'cpu', 'llvm'] as const;
@@ -21,6 +22,19 @@ export interface ModelDirectory {
   schedulerConsts: Record<string, string>;
   /** <dir>/tokenizer when it holds tokenizer files. */
   tokenizer?: string;
+}
+
+/** The device an executable kind runs on ('llvm' → 'cpu'). */
+export function deviceOfExecutable(kind: ExecutableKind): DeviceKind {
+  return deviceOfTarget(kind) as DeviceKind;
+}
+
+/** The model's executable for `device`, in EXECUTABLE_KINDS order (cpu before llvm). */
+export function executableFor(model: ModelDirectory, device: DeviceKind): string | undefined {
+  for (const kind of EXECUTABLE_KINDS) {
+    if (deviceOfExecutable(kind) === device && model.executables[kind]) return model.executables[kind];
+  }
+  return undefined;
 }
 
 export function executableFileName(kind: string): string {

@@ -1,6 +1,6 @@
 /**
  * A Relax VM executable (stable_diffusion_<kind>.so): loaded, initialised for a device,
- * and its entry functions fetched by name.
+ * and its entry functions fetched by name. Every step runs on the runtime's worker thread.
  */
 import { basename } from 'node:path';
 import { assertExecutableMatchesRuntime } from '../artifacts/index.js';
@@ -27,6 +27,30 @@ function initializationArgs(device: Device): TvmInt[] {
   return args;
 }
 
+/**
+ * The executable's library and the VM module vm_load_executable makes of it, not yet
+ * initialised for a device: enough to read its function table (`sd-mali info`, `doctor`).
+ * The caller owns both modules.
+ */
+export async function loadVmExecutable(runtime: TvmRuntime, file: string): Promise<{ library: Module; vm: Module }> {
+  // A TVM v0.20 build given to a v0.22+ runtime (or the reverse) would load as an empty
+  // library and fail obscurely: the dynamic symbols alone say which TVM made it.
+  assertExecutableMatchesRuntime(file, runtime.abi, runtime.libraryPath);
+  const library = await runtime.loadModuleAsync(file);
+  try {
+    const load = await library.findFunctionAsync('vm_load_executable');
+    if (!load) throw new ArtifactError(file, "has no 'vm_load_executable': it is not a Relax VM executable");
+    try {
+      return { library, vm: vmModule(file, await load.callAsync()) };
+    } finally {
+      load.dispose();
+    }
+  } catch (err) {
+    library.dispose();
+    throw err;
+  }
+}
+
 export class RelaxVm implements Disposable {
   readonly file: string;
   readonly #library: Module;
@@ -41,61 +65,28 @@ export class RelaxVm implements Disposable {
 
   /**
    * Loads `file`, makes the VM and initialises it on `device`; the CPU is appended when
-   * the device is not the CPU (the VM runs shape functions there).
-   */
-  static open(runtime: TvmRuntime, file: string, device: Device): RelaxVm {
-    // A TVM v0.20 build given to a v0.22+ runtime (or the reverse) would load as an empty
-    // library and fail obscurely: say which TVM each side is instead.
-    assertExecutableMatchesRuntime(file, runtime.abi, runtime.libraryPath);
-    const library = runtime.loadModule(file);
-    let vm: Module | undefined;
-    try {
-      const load = library.findFunction('vm_load_executable');
-      if (!load) throw new ArtifactError(file, "has no 'vm_load_executable': it is not a Relax VM executable");
-      const made = load.call();
-      load.dispose();
-      vm = vmModule(file, made);
-      const init = vm.findFunction('vm_initialization');
-      if (!init) throw new ArtifactError(file, "the VM has no 'vm_initialization'");
-      init.call(...initializationArgs(device));
-      init.dispose();
-      return new RelaxVm(file, library, vm);
-    } catch (err) {
-      vm?.dispose();
-      library.dispose();
-      throw err;
-    }
-  }
-
-  /**
-   * open() with every step on the runtime's worker thread: loading, making and initialising
-   * the VM never block the event loop (another pipeline on the same runtime may be in a
-   * long model call).
+   * the device is not the CPU (the VM runs shape functions there). Never blocks the event
+   * loop (another pipeline on the same runtime may be in a long model call).
    */
   static async openAsync(runtime: TvmRuntime, file: string, device: Device): Promise<RelaxVm> {
-    // As in open(): the dynamic symbols alone say which TVM made it (a few small reads).
-    assertExecutableMatchesRuntime(file, runtime.abi, runtime.libraryPath);
-    const library = await runtime.loadModuleAsync(file);
-    let vm: Module | undefined;
+    const { library, vm } = await loadVmExecutable(runtime, file);
     try {
-      const load = await library.findFunctionAsync('vm_load_executable');
-      if (!load) throw new ArtifactError(file, "has no 'vm_load_executable': it is not a Relax VM executable");
-      const made = await load.callAsync();
-      load.dispose();
-      vm = vmModule(file, made);
       const init = await vm.findFunctionAsync('vm_initialization');
       if (!init) throw new ArtifactError(file, "the VM has no 'vm_initialization'");
-      await init.callAsync(...initializationArgs(device));
-      init.dispose();
+      try {
+        await init.callAsync(...initializationArgs(device));
+      } finally {
+        init.dispose();
+      }
       return new RelaxVm(file, library, vm);
     } catch (err) {
-      vm?.dispose();
+      vm.dispose();
       library.dispose();
       throw err;
     }
   }
 
-  /** has() on the runtime's worker thread; what it finds is kept for fn(). */
+  /** Whether the executable has the entry function `name`; what it finds is kept for fn(). */
   async hasAsync(name: string): Promise<boolean> {
     if (this.#functions.has(name)) return true;
     const fn = await this.#vm.findFunctionAsync(name);
@@ -108,21 +99,14 @@ export class RelaxVm implements Disposable {
     return new ArtifactError(this.file, `has no function '${name}' (${basename(this.file)} was not compiled with it)`);
   }
 
-  has(name: string): boolean {
-    if (this.#functions.has(name)) return true;
-    const fn = this.#vm.findFunction(name);
-    if (fn) this.#functions.set(name, fn);
-    return fn !== undefined;
-  }
-
-  /** An entry function; a missing one is an ArtifactError naming the executable. */
+  /**
+   * An entry function hasAsync() found (the pipeline asks for each at load); one it did not
+   * find is an ArtifactError naming the executable.
+   */
   fn(name: string): PackedFunction {
-    const cached = this.#functions.get(name);
-    if (cached) return cached;
-    const fn = this.#vm.findFunction(name);
-    if (!fn) throw this.missingFunction(name);
-    this.#functions.set(name, fn);
-    return fn;
+    const found = this.#functions.get(name);
+    if (!found) throw this.missingFunction(name);
+    return found;
   }
 
   dispose(): void {

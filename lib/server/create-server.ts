@@ -2,11 +2,12 @@
  * createServer: AUTOMATIC1111's web API (/sdapi/v1/…) and a small page over fastify, with the
  * pipeline in a worker process that is restarted when it dies.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { InvalidArgumentError } from '../errors.js';
+import { packageVersion } from '../package-version.js';
 import { packageRoot } from '../tvm/native.js';
 import { checkBasicAuth, parseApiAuth } from './auth.js';
 import { BODY_LIMITS } from './body-limits.js';
@@ -57,13 +58,6 @@ export function defaultWorkerEntry(): string {
   return join(packageRoot(), 'dist', 'lib', 'server', 'worker', 'main.js');
 }
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 export function createServer(options: ServerOptions): SdMaliServer {
   const host = options.host ?? DEFAULT_HOST;

@@ -19,10 +19,18 @@ export function deviceKindOf(deviceType: number): DeviceKind | undefined {
   return KIND_BY_TYPE.get(deviceType);
 }
 
+/** TVM target names that are not device names: 'llvm' compiles for the CPU. */
+const TARGET_DEVICES: Readonly<Record<string, DeviceKind>> = { llvm: 'cpu' };
+
+/** The device a TVM target (or executable kind) runs on: 'llvm' is the CPU; device names are themselves. */
+export function deviceOfTarget(name: string): string {
+  return TARGET_DEVICES[name] ?? name;
+}
+
 /** Parses 'opencl', 'opencl:1', 'cpu', 'llvm' (TVM's name for the CPU target). */
 export function parseDeviceSpec(spec: string): { kind: DeviceKind; id: number } {
   const match = /^([a-z]+)(?::(\d+))?$/.exec(spec.trim().toLowerCase());
-  const name = match?.[1] === 'llvm' ? 'cpu' : match?.[1];
+  const name = match?.[1] === undefined ? undefined : deviceOfTarget(match[1]);
   if (!match || name === undefined || !Object.hasOwn(DEVICE_TYPE, name)) {
     throw new InvalidArgumentError(
       `unknown device '${spec}': expected one of ${Object.keys(DEVICE_TYPE).join(', ')}, optionally with ':<id>'`,

@@ -1,15 +1,12 @@
 /** Starts the real sd-mali server on a free loopback port with the stand-in model, and speaks HTTP to it. */
 import { createServer, type SdMaliServer, type ServerOptions } from '../../lib/server/index.js';
-import { sharedData, testRuntime } from './shared-data.js';
+import { sharedData, standinSuite } from './shared-data.js';
 
-export const serverRuntime = testRuntime();
-export const serverStandin = sharedData('fixtures/standin-tvm0.20', 'the stand-in model');
-export const serverTokenizer = sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
-export const serverReady = {
-  available: serverRuntime.available && serverStandin.available && serverTokenizer.available,
-  reason: serverRuntime.reason || serverStandin.reason || serverTokenizer.reason,
-  path: '',
-};
+const suite = standinSuite(sharedData('fixtures/standin-tvm0.20', 'the stand-in model'));
+export const serverRuntime = suite.runtime;
+export const serverStandin = suite.standin;
+export const serverTokenizer = suite.tokenizer;
+export const serverReady = suite.ready;
 
 export interface RunningServer {
   server: SdMaliServer;

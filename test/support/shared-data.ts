@@ -63,3 +63,29 @@ export function otherStandin(): Availability {
 export function titled(title: string, availability: Availability): string {
   return availability.available ? title : `${title} [skipped: ${availability.reason}]`;
 }
+
+/** Available when every part is; the reason is the first missing part's. */
+export function allOf(...parts: Availability[]): Availability {
+  const missing = parts.find((p) => !p.available);
+  return { available: missing === undefined, reason: missing?.reason ?? '', path: '' };
+}
+
+/** The SD 1.x CLIP tokenizer files (vocab.json, merges.txt). */
+export function testTokenizerFiles(): Availability {
+  return sharedData('clip-tokenizer', 'the SD 1.x tokenizer files');
+}
+
+/**
+ * What the suites that run a stand-in model need: this process's runtime, the stand-in
+ * (by default the one its TVM compiled) and the tokenizer files; `ready` when all are there.
+ */
+export function standinSuite(standin: Availability = testStandin()): {
+  runtime: ReturnType<typeof testRuntime>;
+  standin: Availability;
+  tokenizer: Availability;
+  ready: Availability;
+} {
+  const runtime = testRuntime();
+  const tokenizer = testTokenizerFiles();
+  return { runtime, standin, tokenizer, ready: allOf(runtime, standin, tokenizer) };
+}
