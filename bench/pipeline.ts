@@ -29,7 +29,7 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(
 
 export async function benchPipeline(modelDir: string, runtimePath: string, tokenizer: string, device: string, tvm: string): Promise<PipelineBench | string> {
   const rt = loadRuntime({ library: runtimePath });
-  if (!rt.device(device).exists) return `no ${device} device`;
+  if (!(await rt.device(device).existsAsync())) return `no ${device} device`;
   const t0 = performance.now();
   const marks: Partial<Record<LoadPhase, number>> = {};
   const pipe = await StableDiffusion.load(modelDir, {

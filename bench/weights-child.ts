@@ -44,10 +44,10 @@ function mainThreadCpuNs(): number | undefined {
 async function loader(runtimePath: string, paramsDir: string, deviceKind: string): Promise<LoaderSample | { skipped: string }> {
   const rt = loadRuntime({ library: runtimePath });
   const device = rt.device(deviceKind);
-  if (!device.exists) return { skipped: `no ${deviceKind} device` };
+  if (!(await device.existsAsync())) return { skipped: `no ${deviceKind} device` };
   const index = await readWeightIndex(paramsDir);
   // Start the device (PoCL compiles nothing for copies, but opens its driver) outside the timing.
-  rt.empty([1], 'float32', device).dispose();
+  (await rt.emptyAsync([1], 'float32', device)).dispose();
   const rssBeforeBytes = process.memoryUsage().rss;
   // 5 ms sampling: finds any block over 20 ms without the monitor itself costing much CPU.
   const idle = monitorEventLoopDelay({ resolution: 5 });

@@ -89,7 +89,7 @@ describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand
 
   for (const device of TEST_DEVICES) {
     it(`generate on ${device} writes a 512x512 PNG with its parameters, the same bytes for the same seed`, async ({ skip }) => {
-      const why = deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), device);
+      const why = await deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), device);
       if (why) skip(why);
       const cwd = tempDir();
       const args = ['generate', 'a red fox in a misty forest', ...base(), '--device', device, '--steps', '8', '--scheduler', 'dpm++2m', '--seed', '1234'];
@@ -162,7 +162,7 @@ describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand
   });
 
   it('doctor --device opencl checks the OpenCL set-up TVM needs, reports the program cache, and exits 0', async ({ skip }) => {
-    const why = deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), 'opencl');
+    const why = await deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), 'opencl');
     if (why) skip(why);
     const r = await runCliAsync(['doctor', ...base(), '--device', 'opencl'], { env: withRuntime() });
     // TVM reaches OpenCL through sd-mali's forwarding library, which also keeps the compiled
@@ -198,7 +198,7 @@ describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand
   });
 
   it('generate --warmup --program-cache fills the cache; cache info reports it and cache clear empties it', async ({ skip }) => {
-    const why = deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), 'opencl');
+    const why = await deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), 'opencl');
     if (why) skip(why);
     const cwd = tempDir();
     const cache = join(cwd, 'cache');
@@ -239,7 +239,7 @@ describe.skipIf(!ready.available)(titled('sd-mali with the runtime and the stand
 
   for (const device of TEST_DEVICES) {
     it(`generate on ${device} reproduces the reference images of TVM's Python runtime within 1 level`, async ({ skip }) => {
-      const why = deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), device);
+      const why = await deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), device);
       if (why) skip(why);
       const cwd = tempDir();
       for (const c of promptCases(standin.path)) {

@@ -54,9 +54,9 @@ for (const v of VARIANTS) {
     const call = async (fn: string, ...args: tvm.TvmArg[]): Promise<tvm.NDArray> => {
       const group = manifest.functions[fn]?.params;
       const list = group ? weights.get(group) : undefined;
-      const params = list ? rt.array(list) : undefined;
+      const params = list ? await rt.arrayAsync(list) : undefined;
       try {
-        return (await vm.getFunction(fn).callAsync(...args, ...(params ? [params] : []))) as tvm.NDArray;
+        return (await (await vm.getFunctionAsync(fn)).callAsync(...args, ...(params ? [params] : []))) as tvm.NDArray;
       } finally {
         params?.dispose();
       }
@@ -64,15 +64,15 @@ for (const v of VARIANTS) {
 
     beforeAll(async () => {
       rt = tvm.loadRuntime({ library: runtimeInfo.path });
-      skip = deviceUnavailable(rt, v.device);
+      skip = await deviceUnavailable(rt, v.device);
       if (skip) return;
       dev = rt.device(v.device);
       manifest = JSON.parse(readFileSync(join(model.path, 'sd-mali.json'), 'utf8')) as ModelManifest;
-      const exe = rt.loadModule(join(model.path, manifest.executable));
-      vm = exe.getFunction('vm_load_executable').call() as tvm.Module;
+      const exe = await rt.loadModuleAsync(join(model.path, manifest.executable));
+      vm = (await (await exe.getFunctionAsync('vm_load_executable')).callAsync()) as tvm.Module;
       const init: tvm.TvmArg[] = [tvm.int(dev.deviceType), tvm.int(dev.deviceId), tvm.int(2)];
       if (v.device !== 'cpu') init.push(tvm.int(1), tvm.int(0), tvm.int(2));
-      vm.getFunction('vm_initialization').call(...init);
+      await (await vm.getFunctionAsync('vm_initialization')).callAsync(...init);
       weights = await loadWeights(rt, dev, await readWeightIndex(join(model.path, 'params')));
     });
     beforeEach((ctx) => {
@@ -85,20 +85,20 @@ for (const v of VARIANTS) {
 
     it.each([0, 1, 2])('clip: text case %i equals transformers last_hidden_state', async (c) => {
       const ids = refs(`text_${c}_input_ids.npy`);
-      const out = await call('clip', rt.ndarray(ids.data as Int32Array, [1, 77], 'int32', dev));
+      const out = await call('clip', await rt.ndarrayAsync(ids.data as Int32Array, [1, 77], 'int32', dev));
       const expected = refs(`text_${c}_last_hidden_state${tol.suffix}.npy`);
       expect(out.shape).toEqual(expected.shape);
-      const e = excess(out.toFloat32Array(), expected.data, tol.text);
+      const e = excess((await out.toFloat32ArrayAsync()), expected.data, tol.text);
       expect(e.worst, `max |a-b| ${e.maxAbs}`).toBeLessThanOrEqual(0);
     });
 
     it.each([[0, 999], [1, 500], [2, 1]])('unet: case %i (t=%i) at batch 2 is the unguided prediction; guidance on the host matches', async (c, t) => {
       const latents = refs(`unet_${c}_latents.npy`);
       const hidden = refs(`unet_${c}_encoder_hidden_states.npy`);
-      const out = await call('unet', rt.ndarray(latents.data as Float32Array, latents.shape, 'float32', dev), rt.ndarray(Int32Array.of(t), [], 'int32', dev), rt.ndarray(hidden.data as Float32Array, hidden.shape, 'float32', dev));
+      const out = await call('unet', await rt.ndarrayAsync(latents.data as Float32Array, latents.shape, 'float32', dev), await rt.ndarrayAsync(Int32Array.of(t), [], 'int32', dev), await rt.ndarrayAsync(hidden.data as Float32Array, hidden.shape, 'float32', dev));
       const expected = refs(`unet_${c}_noise_pred${tol.suffix}.npy`);
       expect(out.shape).toEqual(expected.shape);
-      const got = out.toFloat32Array();
+      const got = (await out.toFloat32ArrayAsync());
       const e = excess(got, expected.data, tol.unet);
       expect(e.worst, `max |a-b| ${e.maxAbs}`).toBeLessThanOrEqual(0);
       const half = got.length / 2;
@@ -111,19 +111,19 @@ for (const v of VARIANTS) {
       const latents = refs('unet_1_latents.npy');
       const hidden = refs('unet_1_encoder_hidden_states.npy');
       const cond = (hidden.data as Float32Array).subarray(77 * hidden.shape[2]!);
-      const out = await call('unet', rt.ndarray(latents.data as Float32Array, latents.shape, 'float32', dev), rt.ndarray(Int32Array.of(500), [], 'int32', dev), rt.ndarray(cond, [1, 77, hidden.shape[2]!], 'float32', dev));
+      const out = await call('unet', await rt.ndarrayAsync(latents.data as Float32Array, latents.shape, 'float32', dev), await rt.ndarrayAsync(Int32Array.of(500), [], 'int32', dev), await rt.ndarrayAsync(cond, [1, 77, hidden.shape[2]!], 'float32', dev));
       expect(out.shape).toEqual([1, ...latents.shape.slice(1)]);
       const expected = (refs(`unet_1_noise_pred${tol.suffix}.npy`).data as Float32Array);
-      const e = excess(out.toFloat32Array(), expected.subarray(expected.length / 2), tol.unet);
+      const e = excess((await out.toFloat32ArrayAsync()), expected.subarray(expected.length / 2), tol.unet);
       expect(e.worst, `max |a-b| ${e.maxAbs}`).toBeLessThanOrEqual(0);
     });
 
     it.each([0, 1])('vae: decode case %i rounds to diffusers uint8 image (±1 on ≥ 99 %% of values)', async (c) => {
       const latents = refs(`vae_decode_${c}_latents.npy`);
-      const out = await call('vae', rt.ndarray(latents.data as Float32Array, latents.shape, 'float32', dev));
+      const out = await call('vae', await rt.ndarrayAsync(latents.data as Float32Array, latents.shape, 'float32', dev));
       const expected = refs(`vae_decode_${c}_image_uint8${tol.suffix}.npy`);
       expect(out.shape).toEqual([1, ...expected.shape]);
-      const got = out.toFloat32Array();
+      const got = (await out.toFloat32ArrayAsync());
       let equal = 0;
       let worst = 0;
       for (let i = 0; i < got.length; i++) {
@@ -137,9 +137,9 @@ for (const v of VARIANTS) {
 
     it.each([0, 1])('vae_encode: image case %i gives latent_dist mean and std', async (c) => {
       const x = refs(`vae_encode_${c}_x.npy`);
-      const out = await call('vae_encode', rt.ndarray(x.data as Float32Array, x.shape, 'float32', dev));
+      const out = await call('vae_encode', await rt.ndarrayAsync(x.data as Float32Array, x.shape, 'float32', dev));
       const mean = refs(`vae_encode_${c}_mean${tol.suffix}.npy`);
-      const got = out.toFloat32Array();
+      const got = (await out.toFloat32ArrayAsync());
       expect(out.shape).toEqual([2, ...mean.shape.slice(1)]);
       const m = excess(got.subarray(0, mean.data.length), mean.data, tol.encode);
       expect(m.worst, `mean max |a-b| ${m.maxAbs}`).toBeLessThanOrEqual(0);

@@ -21,7 +21,7 @@ describe.skipIf(!ready.available)(titled('a CPU OpenCL device (PoCL)', ready), (
   /** PoCL must be the only driver for these tests: skips elsewhere, fails under CI. */
   async function poclOnly(skip: (why: string) => void): Promise<tvm.OpenClDeviceIdentity> {
     const rt = tvm.loadRuntime({ library: runtimeInfo.path });
-    const why = deviceUnavailable(rt, 'opencl');
+    const why = await deviceUnavailable(rt, 'opencl');
     if (why) skip(why);
     const device = await tvm.probeTvmOpenClDevice(tvm.openClSystemView(rt), 0);
     if (device?.kind !== 'cpu') {

@@ -77,9 +77,9 @@ function fakeView(system: FakeSystem): OpenClSystemView & { opened: string[] } {
   const opened: string[] = [];
   return {
     opened,
-    runtimeHasOpenCl: () => system.runtimeHasOpenCl ?? true,
+    runtimeHasOpenCl: async () => system.runtimeHasOpenCl ?? true,
     forwarderPath: () => system.forwarder,
-    tvmSeesDevice: () => system.tvmSeesDevice ?? false,
+    tvmSeesDevice: async () => system.tvmSeesDevice ?? false,
     tvmDeviceName: async (id) => system.tvmDeviceNames?.[id],
     openLibrary: async (name): Promise<LibraryProbe> => {
       opened.push(name);
@@ -313,7 +313,7 @@ describe.skipIf(!runtimeInfo.available)(titled('the OpenCL set-up of this machin
     // Outside CI a developer's machine may lack OpenCL; the answer must still be a cause.
     if (allowed.cause !== 'ok' && process.env['CI'] !== 'true') skip(`OpenCL not set up here: ${allowed.message}`);
     expect(allowed).toMatchObject({ cause: 'ok', device: { kind: 'cpu', platform: 'Portable Computing Language' } });
-    expect(runtime.device('opencl').exists).toBe(true);
+    expect(await runtime.device('opencl').existsAsync()).toBe(true);
     // CI registers PoCL alone: TVM falls back to its CPU device, which is refused unless asked for.
     const refused = await diagnoseOpenCl(view);
     expect(refused.cause).toBe('cpu-device');

@@ -27,7 +27,7 @@ describe.skipIf(!ready.available)(titled('StableDiffusion on the stand-in model'
       let skip = '';
       beforeAll(async () => {
         const rt = tvm.loadRuntime({ library: runtimeInfo.path });
-        skip = deviceUnavailable(rt, device);
+        skip = await deviceUnavailable(rt, device);
         if (!skip) pipe = await StableDiffusion.load(standin.path, { ...base, device });
       });
       afterAll(() => pipe?.dispose());

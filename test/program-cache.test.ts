@@ -15,7 +15,7 @@ import { REPO_ROOT, testRuntime, testStandin, titled } from './support/shared-da
 
 const runtimeInfo = testRuntime();
 const standin = testStandin();
-const openclWhy = runtimeInfo.available ? deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), 'opencl') : '';
+const openclWhy = runtimeInfo.available ? await deviceUnavailable(tvm.loadRuntime({ library: runtimeInfo.path }), 'opencl') : '';
 const ready = {
   ...runtimeInfo,
   available: runtimeInfo.available && standin.available && openclWhy === '',

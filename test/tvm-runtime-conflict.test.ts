@@ -26,8 +26,8 @@ async function loadTwice(first: string, then: string[]): Promise<{ status: numbe
       }
     }
     // The first runtime still works after the refusals.
-    const a = first.ndarray(new Float32Array([1, 2, 3]), [3], 'float32');
-    results.push({ stillWorks: Array.from(a.toFloat32Array()) });
+    const a = await first.ndarrayAsync(new Float32Array([1, 2, 3]), [3], 'float32');
+    results.push({ stillWorks: Array.from(await a.toFloat32ArrayAsync()) });
     console.log(JSON.stringify(results));
   `;
   const r = await runScript(code);

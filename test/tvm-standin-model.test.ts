@@ -51,14 +51,14 @@ describe.skipIf(!ready.available)(titled('stand-in model through the low-level A
       let dev: tvm.Device;
       let weights: ModelWeights;
       beforeAll(async () => {
-        skip = deviceUnavailable(rt, kind);
+        skip = await deviceUnavailable(rt, kind);
         if (skip) return;
         dev = rt.device(kind);
-        const exe = rt.loadModule(join(standin.path, `stable_diffusion_${kind}.so`));
-        vm = exe.getFunction('vm_load_executable').call() as tvm.Module;
+        const exe = await rt.loadModuleAsync(join(standin.path, `stable_diffusion_${kind}.so`));
+        vm = (await (await exe.getFunctionAsync('vm_load_executable')).callAsync()) as tvm.Module;
         const init: tvm.TvmArg[] = [tvm.int(dev.deviceType), tvm.int(dev.deviceId), tvm.int(2)];
         if (kind !== 'cpu') init.push(tvm.int(1), tvm.int(0), tvm.int(2));
-        expect(vm.getFunction('vm_initialization').call(...init)).toBeNull();
+        expect(await (await vm.getFunctionAsync('vm_initialization')).callAsync(...init)).toBeNull();
         weights = await loadWeights(rt, dev, await readWeightIndex(join(standin.path, 'params')));
       });
       afterAll(() => {
@@ -66,46 +66,46 @@ describe.skipIf(!ready.available)(titled('stand-in model through the low-level A
         vm?.dispose();
       });
 
-      it('concat_embeddings stacks its two inputs on axis 0', ({ skip: skipTest }) => {
+      it('concat_embeddings stacks its two inputs on axis 0', async ({ skip: skipTest }) => {
         if (skip) skipTest(skip);
         const a = Float32Array.from({ length: 77 * 768 }, (_, i) => i * 1e-3);
         const b = Float32Array.from({ length: 77 * 768 }, (_, i) => -i);
-        const out = vm.getFunction('concat_embeddings').call(
-          rt.ndarray(a, [1, 77, 768], 'float32', dev),
-          rt.ndarray(b, [1, 77, 768], 'float32', dev),
-        ) as tvm.NDArray;
+        const out = (await (await vm.getFunctionAsync('concat_embeddings')).callAsync(
+          await rt.ndarrayAsync(a, [1, 77, 768], 'float32', dev),
+          await rt.ndarrayAsync(b, [1, 77, 768], 'float32', dev),
+        )) as tvm.NDArray;
         expect(out.shape).toEqual([2, 77, 768]);
-        const got = out.toFloat32Array();
+        const got = await out.toFloat32ArrayAsync();
         expect(got.subarray(0, a.length)).toEqual(a);
         expect(got.subarray(a.length)).toEqual(b);
       });
 
-      it('image_to_rgba packs R | G<<8 | B<<16 | 255<<24', ({ skip: skipTest }) => {
+      it('image_to_rgba packs R | G<<8 | B<<16 | 255<<24', async ({ skip: skipTest }) => {
         if (skip) skipTest(skip);
         const px = Float32Array.from({ length: 512 * 512 * 3 }, (_, i) => (i * 37) % 256);
-        const out = vm.getFunction('image_to_rgba').call(rt.ndarray(px, [1, 512, 512, 3], 'float32', dev)) as tvm.NDArray;
+        const out = (await (await vm.getFunctionAsync('image_to_rgba')).callAsync(await rt.ndarrayAsync(px, [1, 512, 512, 3], 'float32', dev))) as tvm.NDArray;
         expect(out.shape).toEqual([512, 512]);
         expect(out.dtype).toBe('uint32');
-        const got = out.toTypedArray() as Uint32Array;
+        const got = (await out.toTypedArrayAsync()) as Uint32Array;
         for (let p = 0; p < 512 * 512; p += 997) {
           const expected = (px[3 * p]! | (px[3 * p + 1]! << 8) | (px[3 * p + 2]! << 16) | (255 << 24)) >>> 0;
           expect(got[p]).toBe(expected);
         }
       });
 
-      it('clip takes its weights as one Array object and matches the model definition', ({ skip: skipTest }) => {
+      it('clip takes its weights as one Array object and matches the model definition', async ({ skip: skipTest }) => {
         if (skip) skipTest(skip);
         const ids = new Int32Array(77).fill(49407);
         ids[0] = 49406;
         [320, 1125, 539, 550, 18376, 6765, 4605, 1001].forEach((id, i) => (ids[i + 1] = id));
         const clipWeights = weights.get('clip')!;
         expect(clipWeights).toHaveLength(6);
-        const params = rt.array(clipWeights);
-        const out = vm.getFunction('clip').call(rt.ndarray(ids, [1, 77], 'int32', dev), params) as tvm.NDArray;
+        const params = await rt.arrayAsync(clipWeights);
+        const out = (await (await vm.getFunctionAsync('clip')).callAsync(await rt.ndarrayAsync(ids, [1, 77], 'int32', dev), params)) as tvm.NDArray;
         expect(out.shape).toEqual([1, 77, 768]);
-        const host = clipWeights.map((w) => w.toFloat32Array());
+        const host = await Promise.all(clipWeights.map((w) => w.toFloat32ArrayAsync()));
         const expected = referenceClip(ids, host);
-        const got = out.toFloat32Array();
+        const got = await out.toFloat32ArrayAsync();
         let maxErr = 0;
         for (let i = 0; i < got.length; i++) maxErr = Math.max(maxErr, Math.abs(got[i]! - expected[i]!));
         // float32 layer norm over 768 values vs float64: a few 1e-6 (the fixture saw 6e-6).
@@ -113,13 +113,13 @@ describe.skipIf(!ready.available)(titled('stand-in model through the low-level A
         params.dispose();
       });
 
-      it('a wrong shape or dtype is a TvmError naming the parameter, not a crash', ({ skip: skipTest }) => {
+      it('a wrong shape or dtype is a TvmError naming the parameter, not a crash', async ({ skip: skipTest }) => {
         if (skip) skipTest(skip);
-        const clip = vm.getFunction('clip');
-        const params = rt.array(weights.get('clip')!);
-        expect(() => clip.call(rt.empty([1, 76], 'int32', dev), params)).toThrow(/input_ids/);
-        expect(() => clip.call(rt.empty([1, 77], 'float32', dev), params)).toThrow(tvm.TvmError);
-        expect(() => clip.call(rt.empty([1, 77], 'int32', dev))).toThrow(tvm.TvmError);
+        const clip = await vm.getFunctionAsync('clip');
+        const params = await rt.arrayAsync(weights.get('clip')!);
+        await expect(clip.callAsync(await rt.emptyAsync([1, 76], 'int32', dev), params)).rejects.toThrow(/input_ids/);
+        await expect(clip.callAsync(await rt.emptyAsync([1, 77], 'float32', dev), params)).rejects.toThrow(tvm.TvmError);
+        await expect(clip.callAsync(await rt.emptyAsync([1, 77], 'int32', dev))).rejects.toThrow(tvm.TvmError);
         params.dispose();
       });
 
@@ -128,7 +128,7 @@ describe.skipIf(!ready.available)(titled('stand-in model through the low-level A
         const raw = await loadWeights(rt, dev, await readWeightIndex(join(standin.path, 'params-raw')));
         for (const [model, list] of weights) {
           const other = raw.get(model)!;
-          list.forEach((w, i) => expect(other[i]!.toFloat32Array()).toEqual(w.toFloat32Array()));
+          for (const [i, w] of list.entries()) expect(await other[i]!.toFloat32ArrayAsync()).toEqual(await w.toFloat32ArrayAsync());
         }
         for (const list of raw.values()) for (const w of list) w.dispose();
       });
@@ -141,7 +141,7 @@ describe.skipIf(!ready.available)(titled('process exit after OpenCL work', ready
   for (const mode of ['keep', 'dispose'] as const) {
     it(`exits 0 with its modules ${mode === 'keep' ? 'still alive' : 'disposed'} after an OpenCL kernel ran`, async ({ skip }) => {
       const rt = tvm.loadRuntime({ library: runtimeInfo.path });
-      const why = deviceUnavailable(rt, 'opencl');
+      const why = await deviceUnavailable(rt, 'opencl');
       if (why) skip(why);
       const script = join(REPO_ROOT, 'test', 'fixtures', 'exit-with-live-modules.mjs');
       const api = pathToFileURL(join(REPO_ROOT, 'dist', 'lib', 'tvm', 'index.js')).href;

@@ -21,8 +21,8 @@ describe.skipIf(!runtimeInfo.available)(titled('worker_threads shutdown (issue 1
         const tvm = await import(${JSON.stringify(tvmUrl)});
         const rt = tvm.loadRuntime({ library: ${JSON.stringify(runtimeInfo.path)} });
         // 64 MiB, written so every page is resident; kept alive until the Worker ends.
-        globalThis.kept = rt.empty([16 * 1024 * 1024], 'float32');
-        globalThis.kept.copyFrom(new Float32Array(16 * 1024 * 1024).fill(1));
+        globalThis.kept = await rt.emptyAsync([16 * 1024 * 1024], 'float32');
+        await globalThis.kept.copyFromAsync(new Float32Array(16 * 1024 * 1024).fill(1));
         parentPort.postMessage('allocated');
       \`;
       const rss = () => { globalThis.gc(); return process.memoryUsage().rss; };
@@ -50,24 +50,24 @@ describe.skipIf(!runtimeInfo.available)(titled('worker_threads shutdown (issue 1
       import { Worker } from 'node:worker_threads';
       const tvm = await import(${JSON.stringify(tvmUrl)});
       const rt = tvm.loadRuntime({ library: ${JSON.stringify(runtimeInfo.path)} });
-      const started = rt.loadModule(${JSON.stringify(lib)}).getFunction('sleep_calls');
+      const started = await (await rt.loadModuleAsync(${JSON.stringify(lib)})).getFunctionAsync('sleep_calls');
       const worker = new Worker(\`
         import { parentPort } from 'node:worker_threads';
         const tvm = await import(${JSON.stringify(tvmUrl)});
         const rt = tvm.loadRuntime({ library: ${JSON.stringify(runtimeInfo.path)} });
-        const sleep = rt.loadModule(${JSON.stringify(lib)}).getFunction('sleep_ms');
+        const sleep = await (await rt.loadModuleAsync(${JSON.stringify(lib)})).getFunctionAsync('sleep_ms');
         // Five 500 ms "model calls" queued on this Worker's runtime thread; never awaited.
         for (let i = 0; i < 5; i++) sleep.callAsync(tvm.int(500)).catch(() => {});
         parentPort.postMessage('queued');
       \`, { eval: true });
       await new Promise((resolve) => worker.once('message', resolve));
       // Wait until the first call runs, so one is in flight when terminate() comes.
-      while (started.call() < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      while ((await started.callAsync()) < 1) await new Promise((resolve) => setTimeout(resolve, 10));
       await worker.terminate();
-      const atTerminate = started.call();
+      const atTerminate = await started.callAsync();
       // Anything still queued would start within the next 2.5 s.
       await new Promise((resolve) => setTimeout(resolve, 3000));
-      console.log(JSON.stringify({ atTerminate, later: started.call() }));
+      console.log(JSON.stringify({ atTerminate, later: await started.callAsync() }));
     `;
     const r = await runScript(code, { timeoutMs: 60_000 });
     expect(r.status, r.stderr).toBe(0);

@@ -111,12 +111,12 @@ describe.skipIf(!runtimeInfo.available)(titled('weight loading of every record f
     const progress: number[] = [];
     const weights = await loadWeights(rt, rt.device('cpu'), await readWeightIndex(join(dir, 'params')), { onProgress: (p) => progress.push(p.loadedBytes), verifyChecksums: true });
     const [a, b, c, d] = weights.get('unet')!;
-    expect(a!.toTypedArray()).toEqual(f32);
+    expect((await a!.toTypedArrayAsync())).toEqual(f32);
     expect(b!.dtype).toBe('float32');
-    expect(b!.toTypedArray()).toEqual(new Float32Array([1, -2.5]));
+    expect((await b!.toTypedArrayAsync())).toEqual(new Float32Array([1, -2.5]));
     expect(c!.dtype).toBe('float16');
-    expect(c!.toTypedArray()).toEqual(f16);
-    expect(d!.toTypedArray()).toEqual(i32);
+    expect((await c!.toTypedArrayAsync())).toEqual(f16);
+    expect((await d!.toTypedArrayAsync())).toEqual(i32);
     expect(progress).toEqual([shard.length]);
     for (const w of weights.get('unet')!) w.dispose();
   });

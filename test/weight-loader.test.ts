@@ -91,7 +91,7 @@ describe.skipIf(!runtimeInfo.available)(titled('native weight loader', runtimeIn
 
   for (const kind of TEST_DEVICES) {
     it(`copies raw records as they are and expands bf16 ones (${kind})`, async (ctx) => {
-      const why = deviceUnavailable(rt, kind);
+      const why = await deviceUnavailable(rt, kind);
       if (why) return ctx.skip(why);
       const f32 = new Float32Array([1.5, -2, 3.25, 4]);
       const bf16Bits = randomBytes(2 * 1001); // odd element count, odd offset in the shard (after 3 bytes of uint8)
@@ -118,19 +118,19 @@ describe.skipIf(!runtimeInfo.available)(titled('native weight loader', runtimeIn
       ]);
       const weights = await loadWeights(rt, rt.device(kind), await readWeightIndex(dir));
       const [a, b, c, d, e] = weights.get('unet')!;
-      expect(a!.toTypedArray()).toEqual(u8);
+      expect((await a!.toTypedArrayAsync())).toEqual(u8);
       expect(b!.dtype).toBe('float32');
       expect(b!.shape).toEqual([7, 11, 13]);
-      expect(new Uint32Array(b!.toFloat32Array().buffer)).toEqual(new Uint32Array(expandBf16(bf16Bits).buffer));
+      expect(new Uint32Array((await b!.toFloat32ArrayAsync()).buffer)).toEqual(new Uint32Array(expandBf16(bf16Bits).buffer));
       expect(c!.dtype).toBe('float16');
-      expect(c!.toTypedArray()).toEqual(f16);
-      expect(d!.toTypedArray()).toEqual(f32);
-      expect(e!.toTypedArray()).toEqual(i32);
+      expect((await c!.toTypedArrayAsync())).toEqual(f16);
+      expect((await d!.toTypedArrayAsync())).toEqual(f32);
+      expect((await e!.toTypedArrayAsync())).toEqual(i32);
       const [, , , , , , g, , i] = weights.get('unet')!;
       const sameBytes = (a: ArrayBufferView, b: ArrayBufferView): boolean =>
         Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
-      expect(sameBytes(g!.toFloat32Array(), expandBf16(bigBf16))).toBe(true);
-      expect(sameBytes(i!.toFloat32Array(), bigF32)).toBe(true);
+      expect(sameBytes((await g!.toFloat32ArrayAsync()), expandBf16(bigBf16))).toBe(true);
+      expect(sameBytes((await i!.toFloat32ArrayAsync()), bigF32)).toBe(true);
       disposeAll(weights);
     });
   }

@@ -99,10 +99,10 @@ function checkRuntime(checks: Check[], opts: DoctorOptions): TvmRuntime | undefi
   }
 }
 
-function checkDevices(checks: Check[], runtime: TvmRuntime): Set<DeviceKind> {
+async function checkDevices(checks: Check[], runtime: TvmRuntime): Promise<Set<DeviceKind>> {
   const present = new Set<DeviceKind>();
   for (const kind of Object.keys(DEVICE_TYPE) as DeviceKind[]) {
-    const attrs = runtime.device(kind).attributes();
+    const attrs = await runtime.device(kind).attributesAsync();
     if (!attrs.exists) continue;
     present.add(kind);
     const facts = [
@@ -273,7 +273,7 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   const checks: Check[] = [];
   const runtime = checkRuntime(checks, opts);
   if (runtime) checks.push({ area: 'tvm', status: 'ok', message: describeRuntimeTvm(runtimeTvmReport(runtime)) });
-  const devices = runtime ? checkDevices(checks, runtime) : new Set<DeviceKind>();
+  const devices = runtime ? await checkDevices(checks, runtime) : new Set<DeviceKind>();
   if (runtime) await checkOpenCl(checks, runtime, opts);
   if (runtime) await checkProgramCache(checks, opts);
   checkMali(checks);

@@ -5,7 +5,7 @@
 import { basename } from 'node:path';
 import { assertExecutableMatchesRuntime } from '../artifacts/index.js';
 import { ArtifactError } from '../errors.js';
-import { int, type Device, type Module, type PackedFunction, type TvmInt, type TvmRuntime } from '../tvm/index.js';
+import { int, Module, type Device, type PackedFunction, type TvmInt, type TvmRuntime } from '../tvm/index.js';
 
 /** alloc_type of vm_initialization: 2 is TVM's pooled allocator (1 the naive one). */
 const POOLED_ALLOCATOR = 2;
@@ -13,8 +13,8 @@ const CPU_DEVICE_TYPE = 1;
 
 /** What vm_load_executable returned, if it is the VM module. */
 function vmModule(file: string, made: unknown): Module {
-  if (!made || typeof made !== 'object' || !('findFunction' in made)) throw new ArtifactError(file, 'vm_load_executable returned no VM module');
-  return made as Module;
+  if (!(made instanceof Module)) throw new ArtifactError(file, 'vm_load_executable returned no VM module');
+  return made;
 }
 
 /**

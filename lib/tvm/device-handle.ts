@@ -16,7 +16,7 @@ export interface DeviceAttributes {
   driverVersion?: string;
 }
 
-/** A device as TVM sees it; its facts come from `runtime.GetDeviceAttr`. */
+/** A device as TVM sees it; its facts come from `runtime.GetDeviceAttr`, asked on the runtime's worker thread. */
 export class Device {
   readonly kind: DeviceKind | 'unknown';
   readonly deviceType: number;
@@ -31,11 +31,17 @@ export class Device {
     this.kind = deviceKindOf(deviceType) ?? 'unknown';
   }
 
-  /** One attribute; undefined where the runtime or driver has none for this device. */
-  attribute(name: keyof typeof DEVICE_ATTR): number | string | undefined {
-    const getAttr = this.#runtime.getGlobalFunction('runtime.GetDeviceAttr');
+  /**
+   * One attribute, asked on the runtime's worker thread; undefined where the runtime or
+   * driver has none for this device. The device is readied first (tvm-ffi loads its
+   * library on first use): a library that fails to load is a TvmError.
+   */
+  async attributeAsync(name: keyof typeof DEVICE_ATTR): Promise<number | string | undefined> {
+    await this.#runtime.native.prepareDeviceAsync(this.deviceType, this.deviceId);
+    const getAttr = await this.#runtime.findGlobalFunctionAsync('runtime.GetDeviceAttr');
+    if (!getAttr) return undefined;
     try {
-      const value = getAttr.call(int(this.deviceType), int(this.deviceId), int(DEVICE_ATTR[name]));
+      const value = await getAttr.callAsync(int(this.deviceType), int(this.deviceId), int(DEVICE_ATTR[name]));
       return typeof value === 'number' || typeof value === 'string' ? value : typeof value === 'bigint' ? Number(value) : undefined;
     } catch {
       // Back ends throw for attributes they do not implement (e.g. CPU's warp size).
@@ -45,65 +51,38 @@ export class Device {
     }
   }
 
-  /** attribute() on the runtime's worker thread, without blocking the event loop. */
-  async attributeAsync(name: keyof typeof DEVICE_ATTR): Promise<number | string | undefined> {
-    const getAttr = await this.#runtime.findGlobalFunctionAsync('runtime.GetDeviceAttr');
-    if (!getAttr) return undefined;
-    try {
-      const value = await getAttr.callAsync(int(this.deviceType), int(this.deviceId), int(DEVICE_ATTR[name]));
-      return typeof value === 'number' || typeof value === 'string' ? value : typeof value === 'bigint' ? Number(value) : undefined;
-    } catch {
-      return undefined;
-    } finally {
-      getAttr.dispose();
-    }
-  }
-
-  get exists(): boolean {
-    return this.attribute('exist') === 1;
-  }
-
-  get name(): string | undefined {
-    const v = this.attribute('deviceName');
-    return typeof v === 'string' ? v : undefined;
+  /** Whether the runtime has this device (the driver sees it). */
+  async existsAsync(): Promise<boolean> {
+    return (await this.attributeAsync('exist')) === 1;
   }
 
   /** Every attribute TVM reports for this device (only `exists` when it is absent). */
-  attributes(): DeviceAttributes {
-    if (!this.exists) return { exists: false };
-    const num = (n: keyof typeof DEVICE_ATTR): number | undefined => {
-      const v = this.attribute(n);
-      return typeof v === 'number' ? v : undefined;
-    };
-    const str = (n: keyof typeof DEVICE_ATTR): string | undefined => {
-      const v = this.attribute(n);
-      return typeof v === 'string' ? v : undefined;
-    };
-    const out: DeviceAttributes = { exists: true };
-    const set = <K extends keyof DeviceAttributes>(k: K, v: DeviceAttributes[K] | undefined): void => {
-      if (v !== undefined) out[k] = v;
-    };
-    set('name', str('deviceName'));
-    set('computeVersion', str('computeVersion'));
-    set('maxThreadsPerBlock', num('maxThreadsPerBlock'));
-    set('warpSize', num('warpSize'));
-    set('maxSharedMemoryPerBlock', num('maxSharedMemoryPerBlock'));
-    set('multiProcessorCount', num('multiProcessorCount'));
-    set('maxClockRate', num('maxClockRate'));
-    set('totalGlobalMemory', num('totalGlobalMemory'));
-    set('apiVersion', num('apiVersion'));
-    set('driverVersion', str('driverVersion'));
-    return out;
-  }
-
-  /** Waits for everything queued on this device (OpenCL: clFinish), blocking the event loop. */
-  sync(): void {
-    this.#runtime.native.sync(this.deviceType, this.deviceId);
+  async attributesAsync(): Promise<DeviceAttributes> {
+    if (!(await this.existsAsync())) return { exists: false };
+    const out: Record<string, unknown> = { exists: true };
+    // In DeviceAttributes' order, each read as its type.
+    const facts = [
+      ['name', 'deviceName', 'string'],
+      ['computeVersion', 'computeVersion', 'string'],
+      ['maxThreadsPerBlock', 'maxThreadsPerBlock', 'number'],
+      ['warpSize', 'warpSize', 'number'],
+      ['maxSharedMemoryPerBlock', 'maxSharedMemoryPerBlock', 'number'],
+      ['multiProcessorCount', 'multiProcessorCount', 'number'],
+      ['maxClockRate', 'maxClockRate', 'number'],
+      ['totalGlobalMemory', 'totalGlobalMemory', 'number'],
+      ['apiVersion', 'apiVersion', 'number'],
+      ['driverVersion', 'driverVersion', 'string'],
+    ] as const;
+    for (const [key, attr, type] of facts) {
+      const v = await this.attributeAsync(attr);
+      if (typeof v === type) out[key] = v;
+    }
+    return out as unknown as DeviceAttributes;
   }
 
   /**
-   * Waits for everything queued on this device on the runtime's thread. A GPU model call
-   * returns once its kernels are queued: this is where its time is actually spent.
+   * Waits for everything queued on this device (OpenCL: clFinish), on the runtime's thread.
+   * A GPU model call returns once its kernels are queued: this is where its time is spent.
    */
   syncAsync(): Promise<void> {
     return this.#runtime.native.syncAsync(this.deviceType, this.deviceId);

@@ -21,30 +21,19 @@ export class Module implements Disposable {
 
   /**
    * The function `name`, looked up in this module and, unless `queryImports` is false, in
-   * the modules it imports (where TVM keeps a library's OpenCL kernels). Undefined when absent.
+   * the modules it imports (where TVM keeps a library's OpenCL kernels), on the runtime's
+   * worker thread. Undefined when absent.
    */
-  findFunction(name: string, queryImports = true): PackedFunction | undefined {
-    const native = this.native.getFunction(name, queryImports);
-    return native === null ? undefined : this.#runtime.wrapFunction(native, name);
-  }
-
-  /** findFunction on the runtime's worker thread, without blocking the event loop. */
   async findFunctionAsync(name: string, queryImports = true): Promise<PackedFunction | undefined> {
     const native = await this.native.getFunctionAsync(name, queryImports);
     return native === null ? undefined : this.#runtime.wrapFunction(native, name);
   }
 
-  /** Like findFunction, but a missing function is a TvmError. */
-  getFunction(name: string, queryImports = true): PackedFunction {
-    const fn = this.findFunction(name, queryImports);
+  /** Like findFunctionAsync, but a missing function is a TvmError. */
+  async getFunctionAsync(name: string, queryImports = true): Promise<PackedFunction> {
+    const fn = await this.findFunctionAsync(name, queryImports);
     if (!fn) throw new TvmError(`function '${name}' is not defined in this module`);
     return fn;
-  }
-
-  hasFunction(name: string): boolean {
-    const fn = this.findFunction(name);
-    fn?.dispose();
-    return fn !== undefined;
   }
 
   dispose(): void {

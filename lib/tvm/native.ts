@@ -16,8 +16,6 @@ export interface NativeNDArray {
   readonly deviceId: number;
   readonly byteLength: number;
   readonly disposed: boolean;
-  copyFrom(view: ArrayBufferView | ArrayBuffer): void;
-  copyTo<T extends ArrayBufferView>(view: T): T;
   copyFromAsync(view: ArrayBufferView | ArrayBuffer): Promise<void>;
   copyToAsync<T extends ArrayBufferView>(view: T): Promise<T>;
   dispose(): void;
@@ -25,7 +23,6 @@ export interface NativeNDArray {
 
 export interface NativeModule {
   readonly disposed: boolean;
-  getFunction(name: string, queryImports?: boolean): NativePackedFunction | null;
   getFunctionAsync(name: string, queryImports?: boolean): Promise<NativePackedFunction | null>;
   dispose(): void;
 }
@@ -65,7 +62,6 @@ export type NativeRet =
 
 export interface NativePackedFunction {
   readonly disposed: boolean;
-  call(args: readonly unknown[]): NativeRet;
   callAsync(args: readonly unknown[]): Promise<NativeRet>;
   dispose(): void;
 }
@@ -94,17 +90,15 @@ export interface NativeRuntime {
   readonly abi: string;
   /** The ABI library's own version (tvm-ffi: '0.1.13'); '' where it reports none. */
   readonly abiVersion: string;
-  prepareDevice(deviceType: number, deviceId: number): void;
   readonly libraryPath: string;
   readonly disposed: boolean;
-  loadModule(path: string, format?: string): NativeModule;
-  getGlobal(name: string): NativePackedFunction | null;
-  listGlobalNames(): string[];
-  empty(shape: readonly number[], dtype: string, deviceType: number, deviceId: number): NativeNDArray;
-  sync(deviceType: number, deviceId: number): void;
+  // Every operation that waits for the runtime's worker thread returns a Promise.
+  /** Readies a device before its first use (tvm-ffi loads its companion library). */
+  prepareDeviceAsync(deviceType: number, deviceId: number): Promise<void>;
   syncAsync(deviceType: number, deviceId: number): Promise<void>;
   loadModuleAsync(path: string, format?: string): Promise<NativeModule>;
   getGlobalAsync(name: string): Promise<NativePackedFunction | null>;
+  listGlobalNamesAsync(): Promise<string[]>;
   emptyAsync(shape: readonly number[], dtype: string, deviceType: number, deviceId: number): Promise<NativeNDArray>;
   /** Reads, expands and uploads one weight shard on the worker thread. */
   loadWeightShard(

@@ -3,13 +3,16 @@ import { typedArrayCtorFor, type AnyTypedArray, type DType } from './dtype.js';
 import type { NativeNDArray } from './native.js';
 import type { Device } from './device-handle.js';
 
-/** An n-dimensional array in TVM's memory, on the CPU or a GPU. */
+/**
+ * An n-dimensional array in TVM's memory, on the CPU or a GPU. Copies run on the runtime's
+ * worker thread and return Promises; shape, dtype, byteLength and disposed never wait.
+ */
 export class NDArray implements Disposable {
   /** @internal */
   readonly native: NativeNDArray;
   readonly device: Device;
 
-  /** @internal Use `runtime.empty()`. */
+  /** @internal Use `runtime.emptyAsync()`. */
   constructor(native: NativeNDArray, device: Device) {
     this.native = native;
     this.device = device;
@@ -35,19 +38,6 @@ export class NDArray implements Disposable {
     return this.native.disposed;
   }
 
-  /**
-   * Copies host data in. A TypedArray must be the dtype's own kind (Float32Array for
-   * float32, Uint16Array holding the bits of float16/bfloat16, ...); a Buffer, Uint8Array,
-   * DataView, ArrayBuffer or SharedArrayBuffer is taken as raw bytes. Views on a
-   * SharedArrayBuffer work like any other. The byte length must match exactly.
-   * Synchronous: the event loop waits until the runtime's worker thread has run everything
-   * queued before it (on a GPU, possibly a whole model call); see copyFromAsync.
-   */
-  copyFrom(source: ArrayBufferView | ArrayBuffer | SharedArrayBuffer): this {
-    this.native.copyFrom(this.#checkSource(source));
-    return this;
-  }
-
   #checkSource(source: ArrayBufferView | ArrayBuffer | SharedArrayBuffer): ArrayBufferView | ArrayBuffer {
     if (this.native.disposed) throw new DisposedError('this NDArray was disposed and can no longer be used');
     if (source instanceof SharedArrayBuffer) return new Uint8Array(source);
@@ -55,7 +45,7 @@ export class NDArray implements Disposable {
       const expected = typedArrayCtorFor(this.dtype);
       if (expected && !(source instanceof expected)) {
         throw new InvalidArgumentError(
-          `copyFrom: a ${source.constructor.name} cannot fill a ${this.dtype} NDArray (expected ${expected.name} or raw bytes)`,
+          `copyFromAsync: a ${source.constructor.name} cannot fill a ${this.dtype} NDArray (expected ${expected.name} or raw bytes)`,
         );
       }
     }
@@ -63,9 +53,13 @@ export class NDArray implements Disposable {
   }
 
   /**
-   * copyFrom on the runtime's worker thread: the event loop does not wait, also not behind
-   * a long model call queued before it. Runs in order with the runtime's other calls.
-   * `source` is held until the promise settles; do not write to it (nor transfer it) before.
+   * Copies host data in, on the runtime's worker thread: the event loop does not wait, also
+   * not behind a long model call queued before it. Runs in order with the runtime's other
+   * calls. A TypedArray must be the dtype's own kind (Float32Array for float32, Uint16Array
+   * holding the bits of float16/bfloat16, ...); a Buffer, Uint8Array, DataView, ArrayBuffer
+   * or SharedArrayBuffer is taken as raw bytes (views on a SharedArrayBuffer work like any
+   * other). The byte length must match exactly. `source` is held until the promise
+   * settles; do not write to it (nor transfer it) before.
    */
   async copyFromAsync(source: ArrayBufferView | ArrayBuffer | SharedArrayBuffer): Promise<this> {
     const view = this.#checkSource(source);
@@ -73,25 +67,12 @@ export class NDArray implements Disposable {
     return this;
   }
 
-  /** Copies the array to the host, as the TypedArray of its dtype. Synchronous: see toTypedArrayAsync. */
-  toTypedArray(): AnyTypedArray {
-    const out = this.#hostArray('toTypedArray');
-    this.native.copyTo(out);
-    return out;
-  }
-
-  /** toTypedArray on the runtime's worker thread, without blocking the event loop. */
+  /** Copies the array to the host as the TypedArray of its dtype, on the runtime's worker thread. */
   async toTypedArrayAsync(): Promise<AnyTypedArray> {
     return this.native.copyToAsync(this.#hostArray('toTypedArrayAsync'));
   }
 
-  /** Copies the array to the host as float32; fails for other dtypes. Synchronous: see toFloat32ArrayAsync. */
-  toFloat32Array(): Float32Array {
-    if (this.dtype !== 'float32') throw new InvalidArgumentError(`toFloat32Array: the NDArray is ${this.dtype}`);
-    return this.toTypedArray() as Float32Array;
-  }
-
-  /** toFloat32Array on the runtime's worker thread, without blocking the event loop. */
+  /** toTypedArrayAsync for a float32 array; fails for other dtypes. */
   async toFloat32ArrayAsync(): Promise<Float32Array> {
     if (this.dtype !== 'float32') throw new InvalidArgumentError(`toFloat32ArrayAsync: the NDArray is ${this.dtype}`);
     return (await this.toTypedArrayAsync()) as Float32Array;

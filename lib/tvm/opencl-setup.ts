@@ -72,9 +72,9 @@ export interface DiagnoseOpenClOptions {
 /** What the diagnosis reads of the system. */
 export interface OpenClSystemView {
   /** Whether the TVM runtime registers `device_api.opencl`. */
-  runtimeHasOpenCl(): boolean;
-  /** Whether TVM reports an OpenCL device (the symptom being explained). */
-  tvmSeesDevice(): boolean;
+  runtimeHasOpenCl(): Promise<boolean>;
+  /** Whether TVM reports an OpenCL device (the symptom being explained), asked without blocking. */
+  tvmSeesDevice(): Promise<boolean>;
   /** The name TVM reports for opencl:id (CL_DEVICE_NAME), asked without blocking. */
   tvmDeviceName(id: number): Promise<string | undefined>;
   /** sd-mali's OpenCL forwarding library when loaded (it answers to the name libOpenCL.so). */
@@ -91,12 +91,12 @@ export interface OpenClSystemView {
 export function systemView(runtime: TvmRuntime): OpenClSystemView {
   const native = nativeBinding();
   return {
-    runtimeHasOpenCl: () => {
-      const fn = runtime.findGlobalFunction('device_api.opencl');
+    runtimeHasOpenCl: async () => {
+      const fn = await runtime.findGlobalFunctionAsync('device_api.opencl');
       fn?.dispose();
       return fn !== undefined;
     },
-    tvmSeesDevice: () => runtime.device('opencl').exists,
+    tvmSeesDevice: () => runtime.device('opencl').existsAsync(),
     tvmDeviceName: async (id) => {
       const name = await runtime.device('opencl', id).attributeAsync('deviceName');
       return typeof name === 'string' ? name : undefined;
@@ -185,7 +185,7 @@ export async function probeTvmOpenClDevice(view: Pick<OpenClSystemView, 'forward
 type Cause = Omit<OpenClDiagnosis, 'vendors'>;
 
 async function findCause(view: OpenClSystemView, vendorList: VendorFiles, options: DiagnoseOpenClOptions): Promise<Cause> {
-  if (!view.runtimeHasOpenCl()) {
+  if (!(await view.runtimeHasOpenCl())) {
     return {
       cause: 'runtime-without-opencl',
       message: 'the TVM runtime was built without OpenCL (it registers no device_api.opencl)',
@@ -260,7 +260,7 @@ async function findCause(view: OpenClSystemView, vendorList: VendorFiles, option
       remedy: 'the driver refused to start: check its ICD file and its log (on RK3588: the libmali build must match the kernel\'s Mali driver)',
     };
   }
-  if (view.tvmSeesDevice()) {
+  if (await view.tvmSeesDevice()) {
     const forwarder = view.forwarderPath();
     const through =
       forwarder !== undefined && tvmName.path === forwarder

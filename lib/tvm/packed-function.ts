@@ -44,11 +44,6 @@ export class PackedFunction implements Disposable {
     return this.native.disposed;
   }
 
-  /** Calls on the runtime's worker thread and waits (blocks the event loop). */
-  call(...args: TvmArg[]): TvmValue {
-    return this.#runtime.wrap(this.native.call(args.map(toNativeArg)), this.name);
-  }
-
   /**
    * Calls on the runtime's worker thread without blocking the event loop. Calls into one
    * runtime run one at a time, in the order they were made.

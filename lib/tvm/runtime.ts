@@ -22,7 +22,11 @@ export function tvmVersionOfAbi(abi: Abi): string {
   return abi === 'tvm-ffi' ? 'TVM >= v0.22' : 'TVM <= v0.20';
 }
 
-/** An opened TVM runtime library. All its calls run on one worker thread. */
+/**
+ * An opened TVM runtime library. Everything that waits for it runs on its one worker thread
+ * and returns a Promise (the methods ending in Async); abi, libraryPath, disposed and
+ * device() never wait.
+ */
 export class TvmRuntime implements Disposable {
   /** @internal */
   readonly native: NativeRuntime;
@@ -55,62 +59,48 @@ export class TvmRuntime implements Disposable {
     return this.native.disposed;
   }
 
-  /** A device by kind ('opencl', 'cpu', ...) or spec ('opencl:1'). */
+  /**
+   * A device by kind ('opencl', 'cpu', ...) or spec ('opencl:1'). Does not wait: the device
+   * is readied on first use (an allocation, a sync, an attribute, a call that takes it).
+   */
   device(kind: DeviceKind | string = 'cpu', id?: number): Device {
     const spec = parseDeviceSpec(kind);
     const deviceId = id ?? spec.id;
     if (!Number.isInteger(deviceId) || deviceId < 0) throw new InvalidArgumentError(`device id must be a non-negative integer, got ${deviceId}`);
     this.#check();
-    // A tvm-ffi runtime loads the device's library (libtvm_runtime_opencl.so, ...) now.
-    this.native.prepareDevice(DEVICE_TYPE[spec.kind], deviceId);
     return new Device(this, DEVICE_TYPE[spec.kind], deviceId);
   }
 
-  /** Loads a module file (a compiled library such as stable_diffusion_opencl.so). */
-  loadModule(path: string, format = ''): Module {
-    return new Module(this, this.native.loadModule(path, format));
-  }
-
-  /** loadModule on the runtime's worker thread, without blocking the event loop. */
+  /** Loads a module file (a compiled library such as stable_diffusion_opencl.so) on the runtime's worker thread. */
   async loadModuleAsync(path: string, format = ''): Promise<Module> {
     return new Module(this, await this.native.loadModuleAsync(path, format));
   }
 
-  /** findGlobalFunction on the runtime's worker thread, without blocking the event loop. */
+  /** A registered global function, looked up on the runtime's worker thread; undefined when absent. */
   async findGlobalFunctionAsync(name: string): Promise<PackedFunction | undefined> {
     const fn = await this.native.getGlobalAsync(name);
     return fn === null ? undefined : this.wrapFunction(fn, name);
   }
 
-  findGlobalFunction(name: string): PackedFunction | undefined {
-    const fn = this.native.getGlobal(name);
-    return fn === null ? undefined : this.wrapFunction(fn, name);
-  }
-
-  /** A registered global function; a missing one is a TvmError. */
-  getGlobalFunction(name: string): PackedFunction {
-    const fn = this.findGlobalFunction(name);
+  /** Like findGlobalFunctionAsync, but a missing function is a TvmError. */
+  async getGlobalFunctionAsync(name: string): Promise<PackedFunction> {
+    const fn = await this.findGlobalFunctionAsync(name);
     if (!fn) throw new TvmError(`global function '${name}' is not registered in ${this.libraryPath}`);
     return fn;
   }
 
-  listGlobalFunctions(): string[] {
-    return this.native.listGlobalNames();
+  /** The names of every registered global function. */
+  listGlobalFunctionsAsync(): Promise<string[]> {
+    return this.native.listGlobalNamesAsync();
   }
 
-  /** An uninitialised array on `device` (default: the CPU). */
-  empty(shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): NDArray {
-    if (!isDType(dtype)) throw new InvalidArgumentError(`unsupported dtype '${String(dtype)}'`);
-    return new NDArray(this.native.empty(shape, dtype, device.deviceType, device.deviceId), device);
-  }
-
-  /** empty() on the runtime's worker thread, without blocking the event loop. */
+  /** An uninitialised array on `device` (default: the CPU), allocated on the runtime's worker thread. */
   async emptyAsync(shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): Promise<NDArray> {
     if (!isDType(dtype)) throw new InvalidArgumentError(`unsupported dtype '${String(dtype)}'`);
     return new NDArray(await this.native.emptyAsync(shape, dtype, device.deviceType, device.deviceId), device);
   }
 
-  /** ndarray() on the runtime's worker thread: allocation and copy, without blocking the event loop. */
+  /** An array on `device` holding a copy of `data`: allocation and copy on the runtime's worker thread. */
   async ndarrayAsync(data: ArrayBufferView, shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): Promise<NDArray> {
     const arr = await this.emptyAsync(shape, dtype, device);
     try {
@@ -122,14 +112,12 @@ export class TvmRuntime implements Disposable {
     return arr;
   }
 
-  /** array() on the runtime's worker thread, without blocking the event loop. */
+  /** An Array object of the given arrays (what model functions take as weights), made on the runtime's worker thread. */
   async arrayAsync(items: readonly NDArray[]): Promise<TvmObject> {
     for (const item of items) {
-      if (!(item instanceof NDArray)) throw new InvalidArgumentError('runtime.array() takes NDArrays');
+      if (!(item instanceof NDArray)) throw new InvalidArgumentError('runtime.arrayAsync() takes NDArrays');
     }
-    const name = this.#arrayConstructor();
-    const make = await this.findGlobalFunctionAsync(name);
-    if (!make) throw new TvmError(`global function '${name}' is not registered in ${this.libraryPath}`);
+    const make = await this.getGlobalFunctionAsync(this.#arrayConstructor());
     let out;
     try {
       out = await make.callAsync(...items);
@@ -140,42 +128,9 @@ export class TvmRuntime implements Disposable {
     return out;
   }
 
-  /** An array on `device` holding a copy of `data`. */
-  ndarray(data: ArrayBufferView, shape: readonly number[], dtype: DType, device: Device = this.device('cpu')): NDArray {
-    const arr = this.empty(shape, dtype, device);
-    try {
-      arr.copyFrom(data);
-    } catch (err) {
-      arr.dispose();
-      throw err;
-    }
-    return arr;
-  }
-
-  /** An Array object of the given arrays: what model functions take as weights. */
-  array(items: readonly NDArray[]): TvmObject {
-    for (const item of items) {
-      if (!(item instanceof NDArray)) throw new InvalidArgumentError('runtime.array() takes NDArrays');
-    }
-    const make = this.getGlobalFunction(this.#arrayConstructor());
-    let out;
-    try {
-      out = make.call(...items);
-    } finally {
-      make.dispose();
-    }
-    if (!(out instanceof TvmObject)) throw new TvmError('runtime.Array did not return an object');
-    return out;
-  }
-
   /** The global that makes an Array object: runtime.Array (legacy), ffi.Array (tvm-ffi). */
   #arrayConstructor(): string {
     return this.abi === 'tvm-ffi' ? 'ffi.Array' : 'runtime.Array';
-  }
-
-  /** Waits until `device` has finished all queued work. */
-  sync(device: Device): void {
-    this.native.sync(device.deviceType, device.deviceId);
   }
 
   dispose(): void {

@@ -1,10 +1,11 @@
-// The asynchronous twins of the wrappers' synchronous methods: copies in and out of an
-// NDArray, allocation, module loading and function lookup run on the runtime's worker
-// thread and settle a Promise, so the event loop never waits behind another caller's
-// long model call on the same runtime. Their synchronous versions stay in handles.cc and
-// runtime.cc.
+// Every operation that waits for the runtime, one method each: copies in and out of an
+// NDArray, allocation, module loading, function lookup, the global name list, device
+// preparation and synchronisation run on the runtime's worker thread and settle a Promise,
+// so the event loop never waits behind another caller's long model call on the same
+// runtime. (Calls are FunctionWrap::CallAsync in handles.cc; weights, weight_loader.cc.)
 #include "addon.h"
 #include "async_task.h"
+#include "convert.h"
 #include "handles.h"
 #include "runtime.h"
 
@@ -55,6 +56,14 @@ struct FunctionLookup {
   bool queryImports = true;
   RawHandle function{HandleKind::Function, nullptr};
   std::string moduleKind;
+};
+
+struct DeviceTask {
+  DeviceId device;
+};
+
+struct GlobalNames {
+  std::vector<std::string> names;
 };
 
 Napi::Value functionOrNull(Napi::Env env, const std::shared_ptr<Core>& core, FunctionLookup& lookup) {
@@ -157,6 +166,50 @@ Napi::Value RuntimeWrap::EmptyAsync(const Napi::CallbackInfo& info) {
         return core->backend().arrayAlloc(a.request.shape, a.request.dtype, a.request.device, &a.array, &a.info);
       },
       [core](Napi::Env env, Allocation& a) { return wrapHandle(env, core, a.array, std::move(a.info), {}); });
+}
+
+// prepareDeviceAsync(deviceType, deviceId) -> Promise<undefined>: readies a device before
+// its first use (tvm-ffi loads the device's companion library, e.g. libtvm_runtime_opencl.so).
+Napi::Value RuntimeWrap::PrepareDeviceAsync(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
+  Napi::Env env = info.Env();
+  require(env);
+  auto task = std::make_shared<DeviceTask>();
+  task->device = deviceFromJs(env, info[0], info[1]);
+  auto core = core_;
+  return queueAsync<DeviceTask>(
+      env, core, task, [core](DeviceTask& t) { return core->backend().prepareDevice(t.device); },
+      [](Napi::Env env, DeviceTask&) { return env.Undefined(); });
+}
+
+// syncAsync(deviceType, deviceId) -> Promise<undefined>: waits for the device on the worker
+// thread. On a GPU this is where a long model call is actually waited for.
+Napi::Value RuntimeWrap::SyncAsync(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
+  Napi::Env env = info.Env();
+  require(env);
+  auto task = std::make_shared<DeviceTask>();
+  task->device = deviceFromJs(env, info[0], info[1]);
+  auto core = core_;
+  return queueAsync<DeviceTask>(
+      env, core, task, [core](DeviceTask& t) { return core->backend().synchronize(t.device); },
+      [](Napi::Env env, DeviceTask&) { return env.Undefined(); });
+}
+
+// listGlobalNamesAsync() -> Promise<string[]>
+Napi::Value RuntimeWrap::ListGlobalNamesAsync(const Napi::CallbackInfo& info) {
+  checkThis(info, tags::kRuntime);
+  Napi::Env env = info.Env();
+  require(env);
+  auto list = std::make_shared<GlobalNames>();
+  auto core = core_;
+  return queueAsync<GlobalNames>(
+      env, core, list, [core](GlobalNames& l) { return core->backend().listGlobalNames(&l.names); },
+      [](Napi::Env env, GlobalNames& l) {
+        Napi::Array out = Napi::Array::New(env, l.names.size());
+        for (size_t i = 0; i < l.names.size(); ++i) out.Set(static_cast<uint32_t>(i), l.names[i]);
+        return Napi::Value(out);
+      });
 }
 
 }  // namespace sdmali

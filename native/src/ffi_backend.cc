@@ -174,6 +174,12 @@ class FfiBackend final : public Backend {
   }
 
   Status call(void* function, const std::vector<Arg>& args, Ret* out) override {
+    // A device argument is a first use of that device, as an allocation is.
+    for (const Arg& a : args) {
+      if (const auto* device = std::get_if<DeviceId>(&a)) {
+        if (auto err = prepareDevice(*device)) return err;
+      }
+    }
     const size_t n = args.size();
     std::vector<TVMFFIAny> values(n);
     std::vector<TVMFFIByteArray> byteArrays(n);

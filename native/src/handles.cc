@@ -41,8 +41,6 @@ Napi::Function NDArrayWrap::Init(Napi::Env env) {
                       InstanceAccessor<&NDArrayWrap::DeviceIndex>("deviceId"),
                       InstanceAccessor<&NDArrayWrap::ByteLength>("byteLength"),
                       InstanceAccessor<&NDArrayWrap::Disposed>("disposed"),
-                      InstanceMethod<&NDArrayWrap::CopyFrom>("copyFrom"),
-                      InstanceMethod<&NDArrayWrap::CopyTo>("copyTo"),
                       InstanceMethod<&NDArrayWrap::CopyFromAsync>("copyFromAsync"),
                       InstanceMethod<&NDArrayWrap::CopyToAsync>("copyToAsync"),
                       InstanceMethod<&NDArrayWrap::Dispose>("dispose")});
@@ -107,39 +105,6 @@ Napi::Value NDArrayWrap::Disposed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), !handle_);
 }
 
-Napi::Value NDArrayWrap::CopyFrom(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kNDArray);
-  Napi::Env env = info.Env();
-  HandleRef h = require(env, "NDArray");
-  ByteView view = viewFromJs(env, info[0]);
-  if (view.length != h->info().nbytes) {
-    throwInvalidArgument(env, "copyFrom: the source has " + std::to_string(view.length) +
-                        " bytes, the NDArray holds " + std::to_string(h->info().nbytes));
-  }
-  Core& core = *h->core();
-  // The main thread waits, so the JavaScript memory stays put while the worker reads it.
-  Status err = core.worker().runSync(
-      [&] { return core.backend().copyFromBytes(h->ptr(), view.data, view.length); });
-  if (err) throwTvmError(env, *err);
-  return info.This();
-}
-
-Napi::Value NDArrayWrap::CopyTo(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kNDArray);
-  Napi::Env env = info.Env();
-  HandleRef h = require(env, "NDArray");
-  ByteView view = viewFromJs(env, info[0]);
-  if (view.length != h->info().nbytes) {
-    throwInvalidArgument(env, "copyTo: the destination has " + std::to_string(view.length) +
-                        " bytes, the NDArray holds " + std::to_string(h->info().nbytes));
-  }
-  Core& core = *h->core();
-  Status err = core.worker().runSync(
-      [&] { return core.backend().copyToBytes(h->ptr(), view.data, view.length); });
-  if (err) throwTvmError(env, *err);
-  return info[0];
-}
-
 Napi::Value NDArrayWrap::Dispose(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kNDArray);
   releaseMemory();
@@ -150,31 +115,9 @@ Napi::Value NDArrayWrap::Dispose(const Napi::CallbackInfo& info) {
 
 Napi::Function ModuleWrap::Init(Napi::Env env) {
   return DefineClass(env, "NativeModule",
-                     {InstanceMethod<&ModuleWrap::GetFunction>("getFunction"),
-                      InstanceMethod<&ModuleWrap::GetFunctionAsync>("getFunctionAsync"),
+                     {InstanceMethod<&ModuleWrap::GetFunctionAsync>("getFunctionAsync"),
                       InstanceAccessor<&ModuleWrap::Disposed>("disposed"),
                       InstanceMethod<&ModuleWrap::Dispose>("dispose")});
-}
-
-Napi::Value ModuleWrap::GetFunction(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kModule);
-  Napi::Env env = info.Env();
-  HandleRef h = require(env, "Module");
-  if (!info[0].IsString()) throwInvalidArgument(env, "getFunction: the name must be a string");
-  const std::string name = info[0].As<Napi::String>().Utf8Value();
-  const bool queryImports = info[1].IsUndefined() ? true : info[1].ToBoolean().Value();
-  Core& core = *h->core();
-  RawHandle fn{HandleKind::Function, nullptr};
-  std::string moduleKind;
-  Status err = core.worker().runSync([&]() -> Status {
-    if (auto e = core.backend().getFunction(h->ptr(), name, queryImports, &fn)) return e;
-    if (fn.ptr != nullptr && core.backend().moduleTypeKey(h->ptr(), &moduleKind)) moduleKind.clear();
-    return {};
-  });
-  if (err) throwTvmError(env, *err);
-  if (fn.ptr == nullptr) return env.Null();
-  // A function remembers the kind of module it came from (see rejectsNull below).
-  return wrapHandle(env, h->core(), fn, {}, moduleKind);
 }
 
 Napi::Value ModuleWrap::Disposed(const Napi::CallbackInfo& info) {
@@ -192,8 +135,7 @@ Napi::Value ModuleWrap::Dispose(const Napi::CallbackInfo& info) {
 
 Napi::Function FunctionWrap::Init(Napi::Env env) {
   return DefineClass(env, "NativePackedFunction",
-                     {InstanceMethod<&FunctionWrap::Call>("call"),
-                      InstanceMethod<&FunctionWrap::CallAsync>("callAsync"),
+                     {InstanceMethod<&FunctionWrap::CallAsync>("callAsync"),
                       InstanceAccessor<&FunctionWrap::Disposed>("disposed"),
                       InstanceMethod<&FunctionWrap::Dispose>("dispose")});
 }
@@ -213,19 +155,6 @@ void rejectNullForVm(Napi::Env env, const NativeHandle& fn, const std::vector<Ar
 }
 
 }  // namespace
-
-Napi::Value FunctionWrap::Call(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kFunction);
-  Napi::Env env = info.Env();
-  HandleRef h = require(env, "PackedFunction");
-  std::vector<Arg> args = argsFromJs(env, info[0], *h->core());
-  rejectNullForVm(env, *h, args);
-  Core& core = *h->core();
-  Ret ret;
-  Status err = core.worker().runSync([&] { return core.backend().call(h->ptr(), args, &ret); });
-  if (err) throwTvmError(env, *err);
-  return retToJs(env, h->core(), std::move(ret));
-}
 
 namespace {
 

@@ -43,9 +43,7 @@ class NDArrayWrap : public Napi::ObjectWrap<NDArrayWrap>, public HandleWrap {
   Napi::Value DeviceIndex(const Napi::CallbackInfo& info);
   Napi::Value ByteLength(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
-  Napi::Value CopyFrom(const Napi::CallbackInfo& info);
-  Napi::Value CopyTo(const Napi::CallbackInfo& info);
-  // async_methods.cc: the same copies on the worker thread, settling a Promise.
+  // async_methods.cc: copies on the worker thread, settling a Promise.
   Napi::Value CopyFromAsync(const Napi::CallbackInfo& info);
   Napi::Value CopyToAsync(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
@@ -64,7 +62,6 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap>, public HandleWrap {
   void Adopt(HandleRef handle) { handle_ = std::move(handle); }
 
  private:
-  Napi::Value GetFunction(const Napi::CallbackInfo& info);
   Napi::Value GetFunctionAsync(const Napi::CallbackInfo& info);  // async_methods.cc
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
@@ -79,7 +76,6 @@ class FunctionWrap : public Napi::ObjectWrap<FunctionWrap>, public HandleWrap {
   void Adopt(HandleRef handle) { handle_ = std::move(handle); }
 
  private:
-  Napi::Value Call(const Napi::CallbackInfo& info);
   Napi::Value CallAsync(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);

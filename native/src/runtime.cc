@@ -4,7 +4,6 @@
 #include <limits>
 
 #include "addon.h"
-#include "async_task.h"
 #include "convert.h"
 #include "dtype.h"
 #include "weight_loader.h"
@@ -20,16 +19,12 @@ Napi::Function RuntimeWrap::Init(Napi::Env env) {
                      {InstanceAccessor<&RuntimeWrap::Abi>("abi"),
                       InstanceAccessor<&RuntimeWrap::Path>("libraryPath"),
                       InstanceAccessor<&RuntimeWrap::AbiVersion>("abiVersion"),
-                      InstanceMethod<&RuntimeWrap::PrepareDevice>("prepareDevice"),
                       InstanceAccessor<&RuntimeWrap::Disposed>("disposed"),
-                      InstanceMethod<&RuntimeWrap::LoadModule>("loadModule"),
-                      InstanceMethod<&RuntimeWrap::GetGlobal>("getGlobal"),
-                      InstanceMethod<&RuntimeWrap::ListGlobalNames>("listGlobalNames"),
-                      InstanceMethod<&RuntimeWrap::Empty>("empty"),
-                      InstanceMethod<&RuntimeWrap::Sync>("sync"),
+                      InstanceMethod<&RuntimeWrap::PrepareDeviceAsync>("prepareDeviceAsync"),
                       InstanceMethod<&RuntimeWrap::SyncAsync>("syncAsync"),
                       InstanceMethod<&RuntimeWrap::LoadModuleAsync>("loadModuleAsync"),
                       InstanceMethod<&RuntimeWrap::GetGlobalAsync>("getGlobalAsync"),
+                      InstanceMethod<&RuntimeWrap::ListGlobalNamesAsync>("listGlobalNamesAsync"),
                       InstanceMethod<&RuntimeWrap::EmptyAsync>("emptyAsync"),
                       InstanceMethod<&RuntimeWrap::LoadWeightShard>("loadWeightShard"),
                       InstanceMethod<&RuntimeWrap::Dispose>("dispose")});
@@ -54,17 +49,6 @@ Napi::Value RuntimeWrap::AbiVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), require(info.Env()).backend().abiVersion());
 }
 
-// Readies a device before its first use (tvm-ffi loads the device's companion library).
-Napi::Value RuntimeWrap::PrepareDevice(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kRuntime);
-  Napi::Env env = info.Env();
-  Core& core = require(env);
-  DeviceId device = deviceFromJs(env, info[0], info[1]);
-  Status err = core.worker().runSync([&] { return core.backend().prepareDevice(device); });
-  if (err) throwTvmError(env, *err);
-  return env.Undefined();
-}
-
 Napi::Value RuntimeWrap::Path(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kRuntime);
   return Napi::String::New(info.Env(), require(info.Env()).path());
@@ -73,44 +57,6 @@ Napi::Value RuntimeWrap::Path(const Napi::CallbackInfo& info) {
 Napi::Value RuntimeWrap::Disposed(const Napi::CallbackInfo& info) {
   checkThis(info, tags::kRuntime);
   return Napi::Boolean::New(info.Env(), !core_);
-}
-
-Napi::Value RuntimeWrap::LoadModule(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kRuntime);
-  Napi::Env env = info.Env();
-  Core& core = require(env);
-  if (!info[0].IsString()) throwInvalidArgument(env, "loadModule: the path must be a string");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  std::string format = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
-  RawHandle mod{HandleKind::Module, nullptr};
-  Status err = core.worker().runSync([&] { return core.backend().loadModule(path, format, &mod); });
-  if (err) throwTvmError(env, *err);
-  return wrapHandle(env, core_, mod, {}, {});
-}
-
-Napi::Value RuntimeWrap::GetGlobal(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kRuntime);
-  Napi::Env env = info.Env();
-  Core& core = require(env);
-  if (!info[0].IsString()) throwInvalidArgument(env, "getGlobalFunction: the name must be a string");
-  std::string name = info[0].As<Napi::String>().Utf8Value();
-  RawHandle fn{HandleKind::Function, nullptr};
-  Status err = core.worker().runSync([&] { return core.backend().getGlobal(name, &fn); });
-  if (err) throwTvmError(env, *err);
-  if (fn.ptr == nullptr) return env.Null();
-  return wrapHandle(env, core_, fn, {}, {});
-}
-
-Napi::Value RuntimeWrap::ListGlobalNames(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kRuntime);
-  Napi::Env env = info.Env();
-  Core& core = require(env);
-  std::vector<std::string> names;
-  Status err = core.worker().runSync([&] { return core.backend().listGlobalNames(&names); });
-  if (err) throwTvmError(env, *err);
-  Napi::Array out = Napi::Array::New(env, names.size());
-  for (size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), names[i]);
-  return out;
 }
 
 EmptyRequest emptyRequestFromJs(const Napi::CallbackInfo& info) {
@@ -141,49 +87,6 @@ EmptyRequest emptyRequestFromJs(const Napi::CallbackInfo& info) {
     throwInvalidArgument(env, "empty: the array would exceed 256 TiB");
   }
   return request;
-}
-
-Napi::Value RuntimeWrap::Empty(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kRuntime);
-  Napi::Env env = info.Env();
-  Core& core = require(env);
-  EmptyRequest request = emptyRequestFromJs(info);
-  RawHandle arr{HandleKind::NDArray, nullptr};
-  ArrayInfo ai;
-  Status err = core.worker().runSync(
-      [&] { return core.backend().arrayAlloc(request.shape, request.dtype, request.device, &arr, &ai); });
-  if (err) throwTvmError(env, *err);
-  return wrapHandle(env, core_, arr, std::move(ai), {});
-}
-
-Napi::Value RuntimeWrap::Sync(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kRuntime);
-  Napi::Env env = info.Env();
-  Core& core = require(env);
-  DeviceId device = deviceFromJs(env, info[0], info[1]);
-  Status err = core.worker().runSync([&] { return core.backend().synchronize(device); });
-  if (err) throwTvmError(env, *err);
-  return env.Undefined();
-}
-
-namespace {
-struct SyncState {
-  DeviceId device;
-};
-}  // namespace
-
-// Waits for the device on the worker thread: on a GPU this is where a long model call is
-// actually waited for, so it must not block the event loop.
-Napi::Value RuntimeWrap::SyncAsync(const Napi::CallbackInfo& info) {
-  checkThis(info, tags::kRuntime);
-  Napi::Env env = info.Env();
-  require(env);
-  auto state = std::make_shared<SyncState>();
-  state->device = deviceFromJs(env, info[0], info[1]);
-  auto core = core_;
-  return queueAsync<SyncState>(
-      env, core, state, [core](SyncState& s) { return core->backend().synchronize(s.device); },
-      [](Napi::Env env, SyncState&) { return env.Undefined(); });
 }
 
 Napi::Value RuntimeWrap::LoadWeightShard(const Napi::CallbackInfo& info) {

@@ -30,17 +30,14 @@ class RuntimeWrap : public Napi::ObjectWrap<RuntimeWrap> {
   Napi::Value Abi(const Napi::CallbackInfo& info);
   Napi::Value Path(const Napi::CallbackInfo& info);
   Napi::Value AbiVersion(const Napi::CallbackInfo& info);
-  Napi::Value PrepareDevice(const Napi::CallbackInfo& info);
   Napi::Value Disposed(const Napi::CallbackInfo& info);
-  Napi::Value LoadModule(const Napi::CallbackInfo& info);
-  Napi::Value GetGlobal(const Napi::CallbackInfo& info);
-  Napi::Value ListGlobalNames(const Napi::CallbackInfo& info);
-  Napi::Value Empty(const Napi::CallbackInfo& info);
-  Napi::Value Sync(const Napi::CallbackInfo& info);
+  // async_methods.cc: every operation that waits for the runtime runs on its worker thread
+  // and settles a Promise.
+  Napi::Value PrepareDeviceAsync(const Napi::CallbackInfo& info);
   Napi::Value SyncAsync(const Napi::CallbackInfo& info);
-  // async_methods.cc: loading, lookup and allocation on the worker thread, settling a Promise.
   Napi::Value LoadModuleAsync(const Napi::CallbackInfo& info);
   Napi::Value GetGlobalAsync(const Napi::CallbackInfo& info);
+  Napi::Value ListGlobalNamesAsync(const Napi::CallbackInfo& info);
   Napi::Value EmptyAsync(const Napi::CallbackInfo& info);
   Napi::Value LoadWeightShard(const Napi::CallbackInfo& info);  // weight_loader.h
   Napi::Value Dispose(const Napi::CallbackInfo& info);

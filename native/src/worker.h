@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <thread>
 
@@ -26,18 +25,6 @@ class Worker {
   // Queues a task. Returns false when it is refused (the task is dropped): a call once
   // shutdown has begun, a free once the thread has ended.
   bool post(std::function<void()> task, Kind kind = Kind::Call);
-
-  // Runs `fn` on the worker and waits for it; runs inline when already on the worker.
-  template <typename F>
-  auto runSync(F&& fn) -> decltype(fn()) {
-    using R = decltype(fn());
-    if (onWorkerThread()) return fn();
-    std::packaged_task<R()> task(std::forward<F>(fn));
-    auto result = task.get_future();
-    auto shared = std::make_shared<std::packaged_task<R()>>(std::move(task));
-    if (!post([shared] { (*shared)(); })) throw std::runtime_error("the TVM runtime was shut down");
-    return result.get();
-  }
 
   bool onWorkerThread() const { return std::this_thread::get_id() == thread_.get_id(); }
   bool stopped() const;

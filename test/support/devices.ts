@@ -19,8 +19,8 @@ export const TEST_LOAD_OPTIONS = { allowCpuOpenCl: true } as const satisfies Loa
 export const TEST_CLI_ENV: Readonly<Record<string, string>> = { SD_MALI_ALLOW_CPU_OPENCL: '1' };
 
 /** Why `kind` cannot be tested here, or '' when it can. Under CI a missing OpenCL device fails. */
-export function deviceUnavailable(runtime: TvmRuntime, kind: TestDevice): string {
-  if (runtime.device(kind).exists) return '';
+export async function deviceUnavailable(runtime: TvmRuntime, kind: TestDevice): Promise<string> {
+  if (await runtime.device(kind).existsAsync()) return '';
   const reason = `no ${kind} device (install pocl-opencl-icd, ocl-icd-libopencl1 and ocl-icd-opencl-dev, as .ci/run does; sd-mali doctor --device opencl says what is missing)`;
   if (IN_CI) throw new Error(`CI=true but ${reason}`);
   return reason;
