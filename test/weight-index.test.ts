@@ -4,7 +4,8 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ArtifactError, expandBf16, loadWeights, parseWeightIndex, readWeightIndex } from '../lib/index.js';
+import { expandBf16, loadWeights, parseWeightIndex, readWeightIndex } from '../lib/artifacts/index.js';
+import { ArtifactError } from '../lib/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { testRuntime, titled } from './support/shared-data.js';
 

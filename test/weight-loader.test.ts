@@ -6,7 +6,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, truncateSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError, ArtifactError, expandBf16, loadWeights, readWeightIndex, type ModelWeights } from '../lib/index.js';
+import { expandBf16, loadWeights, readWeightIndex, type ModelWeights } from '../lib/artifacts/index.js';
+import { AbortError, ArtifactError } from '../lib/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { nativeBinding } from '../lib/tvm/native.js';
 import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
