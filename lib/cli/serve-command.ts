@@ -1,9 +1,11 @@
 /** sd-mali serve: AUTOMATIC1111's web API and a small page, until Ctrl-C. */
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { redactRedisUrl } from '../cluster/redis-url.js';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_QUEUE_SIZE } from '../server/index.js';
 
 interface ServeOptions {
   model: string;
+  redis?: string;
   tokenizer?: string;
   device?: string;
   runtime?: string;
@@ -29,7 +31,8 @@ function count(value: string): number {
 
 export async function serveCommand(opts: ServeOptions): Promise<number> {
   const server = createServer({
-    model: opts.model,
+    // With --redis the boards load the models; this process has no GPU.
+    ...(opts.redis !== undefined ? { redis: opts.redis } : { model: opts.model }),
     host: opts.host,
     port: opts.port,
     queueSize: opts.queueSize,
@@ -40,7 +43,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     ...(opts.corsOrigin !== undefined ? { corsOrigin: opts.corsOrigin } : {}),
     ...(opts.outputDir !== undefined ? { outputDir: opts.outputDir } : {}),
   });
-  process.stderr.write(`sd-mali serve: loading ${opts.model} in the generation worker…\n`);
+  process.stderr.write(opts.redis !== undefined ? `sd-mali serve: connecting to ${redactRedisUrl(opts.redis)}…\n` : `sd-mali serve: loading ${opts.model} in the generation worker…\n`);
   let url: string;
   try {
     url = await server.listen();
@@ -72,6 +75,7 @@ export function registerServeCommand(program: Command): void {
     .option('--tokenizer <dir>', 'CLIP tokenizer folder (vocab.json + merges.txt); default <model>/tokenizer')
     .option('-d, --device <device>', "'opencl', 'cpu', … optionally ':<id>'; default: the first that works")
     .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
+    .option('--redis <url>', 'no local GPU: queue each request on Redis for the boards running `sd-mali worker` (redis://… or rediss://…)')
     .option('--host <address>', 'address to listen on (0.0.0.0 for the network: use --api-auth then)', DEFAULT_HOST)
     .option('--port <n>', 'port to listen on', port, DEFAULT_PORT)
     .option('--api-auth <user:pass>', 'HTTP basic auth credentials, user:pass[,user2:pass2] (as A1111)')
@@ -84,6 +88,7 @@ export function registerServeCommand(program: Command): void {
 Examples:
   $ sd-mali serve --model ./dist
   $ sd-mali serve --model ./dist --host 0.0.0.0 --api-auth me:secret
+  $ sd-mali serve --redis redis://10.0.0.2:6379 --host 0.0.0.0 --api-auth me:secret
   $ curl -s localhost:7860/sdapi/v1/txt2img -H 'content-type: application/json' -d '{"prompt":"a lighthouse","steps":20}'`,
     )
     .action(async (opts: ServeOptions) => {

@@ -10,7 +10,9 @@ import { InvalidArgumentError } from '../errors.js';
 import { packageRoot } from '../tvm/native.js';
 import { checkBasicAuth, parseApiAuth } from './auth.js';
 import type { ServerContext } from './context.js';
-import { HttpError, makeErrorHandler } from './http-errors.js';
+import { LocalBackend } from './generation-backend.js';
+import { makeErrorHandler } from './http-errors.js';
+import { redactRedisUrl } from '../cluster/redis-url.js';
 import {
   DEFAULT_BACKOFF,
   DEFAULT_HOST,
@@ -28,7 +30,6 @@ import { registerPage } from './routes/page.js';
 import { registerPngInfo } from './routes/png-info.js';
 import { registerProgress } from './routes/progress.js';
 import { registerTxt2Img } from './routes/txt2img.js';
-import type { WorkerInfo } from './worker/protocol.js';
 import { WorkerSupervisor } from './worker/supervisor.js';
 
 export interface SdMaliServer {
@@ -68,10 +69,12 @@ export function createServer(options: ServerOptions): SdMaliServer {
   const queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
   if (!Number.isInteger(queueSize) || queueSize < 0) throw new InvalidArgumentError(`queueSize must be an integer >= 0, got ${queueSize}`);
   const workerEntry = options.workerEntry ?? defaultWorkerEntry();
+  if (options.model === undefined && options.redis === undefined) throw new InvalidArgumentError('createServer needs a model directory (model) or a Redis URL (redis)');
+  const modelDir = resolve(options.model ?? '.');
   const supervisor = new WorkerSupervisor(
     workerEntry,
     {
-      model: resolve(options.model),
+      model: modelDir,
       ...(options.tokenizer !== undefined ? { tokenizer: resolve(options.tokenizer) } : {}),
       ...(options.device !== undefined ? { device: options.device } : {}),
       ...(options.runtime !== undefined ? { runtime: resolve(options.runtime) } : {}),
@@ -79,16 +82,14 @@ export function createServer(options: ServerOptions): SdMaliServer {
     { ...DEFAULT_BACKOFF, ...options.restartBackoff },
     log,
   );
-  let model: WorkerInfo | undefined;
   const ctx: ServerContext = {
+    // Replaced in listen() by the Redis queue when options.redis is set.
+    backend: new LocalBackend(() => ctx),
     supervisor,
     queue: new GenerationQueue(queueSize),
     tracker: new ProgressTracker(),
     limits,
-    model: () => {
-      if (!model) throw new HttpError(503, 'the model is still loading');
-      return model;
-    },
+    model: () => ctx.backend.model().info,
     outputDir: resolve(options.outputDir ?? DEFAULT_OUTPUT_DIR),
     flags: {
       api: true,
@@ -97,7 +98,8 @@ export function createServer(options: ServerOptions): SdMaliServer {
       server_name: host,
       port,
       api_auth: credentials ? '(set)' : null,
-      ckpt: resolve(options.model),
+      ckpt: options.redis !== undefined ? null : modelDir,
+      redis: options.redis !== undefined ? redactRedisUrl(options.redis) : null,
       device: options.device ?? null,
       runtime: options.runtime ?? null,
       queue_size: queueSize,
@@ -145,13 +147,18 @@ export function createServer(options: ServerOptions): SdMaliServer {
   let url: string | undefined;
   return {
     async listen(): Promise<string> {
-      if (!existsSync(workerEntry)) throw new InvalidArgumentError(`the generation worker ${workerEntry} is not built: run npm run build:ts`);
-      supervisor.start();
+      if (options.redis !== undefined) {
+        // Loaded only here: a server without --redis never loads BullMQ.
+        const { RemoteBackend } = await import('../cluster/remote-backend.js');
+        ctx.backend = new RemoteBackend({ redis: options.redis, log });
+      } else if (!existsSync(workerEntry)) {
+        throw new InvalidArgumentError(`the generation worker ${workerEntry} is not built: run npm run build:ts`);
+      }
       try {
-        model = await supervisor.ready();
+        await ctx.backend.start();
         await app.listen({ host, port });
       } catch (err) {
-        await supervisor.close();
+        await ctx.backend.close();
         throw err;
       }
       const address = app.server.address();
@@ -163,7 +170,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
       return url;
     },
     async close(): Promise<void> {
-      await supervisor.close();
+      await ctx.backend.close();
       await app.close();
     },
     get url() {

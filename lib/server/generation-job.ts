@@ -6,7 +6,7 @@
 import { AbortError } from '../errors.js';
 import type { SchedulerName } from '../schedulers/index.js';
 import type { ServerContext } from './context.js';
-import type { WorkerImage } from './worker/protocol.js';
+import type { WorkerGenerate, WorkerImage } from './worker/protocol.js';
 
 export interface JobRequest {
   prompt: string;
@@ -26,6 +26,22 @@ export interface JobResult {
   jobTimestamp: string;
 }
 
+/** What the GPU worker needs for each image of `request`, but the seed (the same for a board of the cluster). */
+export function workerRequestOf(request: JobRequest): Omit<WorkerGenerate, 'seed'> {
+  return {
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt,
+    steps: request.steps,
+    scheduler: request.scheduler,
+    ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
+  };
+}
+
+/** The seeds of a request's images: firstSeed, firstSeed + 1, … as A1111 numbers them (64-bit). */
+export function seedsOf(request: JobRequest): bigint[] {
+  return Array.from({ length: request.count }, (_, k) => BigInt.asUintN(64, request.firstSeed + BigInt(k)));
+}
+
 /** Runs the images of `request`; `signal` (the client went away) interrupts like /interrupt. */
 export async function runJob(ctx: ServerContext, request: JobRequest, signal: AbortSignal): Promise<JobResult> {
   const job = new AbortController();
@@ -43,17 +59,10 @@ export async function runJob(ctx: ServerContext, request: JobRequest, signal: Ab
       }
       ctx.tracker.beginImage(k);
       image = new AbortController();
-      const seed = BigInt.asUintN(64, request.firstSeed + BigInt(k));
+      const seed = seedsOf(request)[k]!;
       try {
         const made = await ctx.supervisor.generate(
-          {
-            prompt: request.prompt,
-            negativePrompt: request.negativePrompt,
-            steps: request.steps,
-            scheduler: request.scheduler,
-            seed: String(seed),
-            ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
-          },
+          { ...workerRequestOf(request), seed: String(seed) },
           { signal: AbortSignal.any([job.signal, image.signal]), onStep: (e) => ctx.tracker.step(e) },
         );
         result.images.push({ index: k, seed, image: made });

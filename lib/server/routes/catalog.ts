@@ -7,17 +7,19 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { SAMPLERS, SCHEDULE_TYPES } from '../samplers.js';
 
+/** The default model's title: the one POST /options chose, else the backend's default. */
 function modelTitle(ctx: ServerContext): string {
-  return ctx.model().modelDir.split('/').pop() ?? 'model';
+  const chosen = ctx.settings['sd_model_checkpoint'];
+  return ctx.backend.model(typeof chosen === 'string' ? chosen : undefined).title;
 }
 
 export function registerCatalog(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/internal/ping', async () => ({}));
   app.get('/sdapi/v1/samplers', async () => SAMPLERS.map((s) => ({ name: s.name, aliases: s.aliases, options: {} })));
   app.get('/sdapi/v1/schedulers', async () => SCHEDULE_TYPES);
-  app.get('/sdapi/v1/sd-models', async () => [
-    { title: modelTitle(ctx), model_name: modelTitle(ctx), hash: null, sha256: null, filename: ctx.model().modelDir, config: null },
-  ]);
+  app.get('/sdapi/v1/sd-models', async () =>
+    ctx.backend.models().map((m) => ({ title: m.title, model_name: m.title, hash: null, sha256: null, filename: m.info.modelDir, config: null })),
+  );
   app.get('/sdapi/v1/options', async () => ({
     ...ctx.settings,
     sd_model_checkpoint: modelTitle(ctx),
@@ -27,12 +29,14 @@ export function registerCatalog(app: FastifyInstance, ctx: ServerContext): void 
     live_previews_enable: true,
     show_progress_type: 'Approx cheap',
   }));
-  // Options are kept for GET; the model is fixed by --model, so sd_model_checkpoint only
-  // accepts the one there is.
+  // Options are kept for GET; sd_model_checkpoint only accepts a model the backend serves
+  // (the one --model loaded, or with --redis one that a live worker serves).
   app.post<{ Body: Record<string, unknown> }>('/sdapi/v1/options', { schema: { body: { type: 'object' } } }, async (request) => {
     const { sd_model_checkpoint: checkpoint, ...rest } = request.body;
-    if (checkpoint !== undefined && checkpoint !== modelTitle(ctx)) {
-      ctx.log(`sd-mali serve: ignoring sd_model_checkpoint '${String(checkpoint)}': this server serves '${modelTitle(ctx)}' only`);
+    if (checkpoint !== undefined) {
+      const served = ctx.backend.models().map((m) => m.title);
+      if (typeof checkpoint === 'string' && served.includes(checkpoint)) ctx.settings['sd_model_checkpoint'] = checkpoint;
+      else ctx.log(`sd-mali serve: ignoring sd_model_checkpoint '${String(checkpoint)}': this server serves ${served.map((t) => `'${t}'`).join(', ')}`);
     }
     Object.assign(ctx.settings, rest);
     return null;

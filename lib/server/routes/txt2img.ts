@@ -4,7 +4,8 @@ import { AbortError } from '../../errors.js';
 import { BAKED_GUIDANCE_SCALE } from '../../pipeline/index.js';
 import { randomSeed } from '../../pipeline/options.js';
 import type { ServerContext } from '../context.js';
-import { runJob, type JobResult } from '../generation-job.js';
+import { callerOf, requestedCheckpoint } from '../caller.js';
+import type { JobResult } from '../generation-job.js';
 import { fieldError, HttpError } from '../http-errors.js';
 import { chooseSampler } from '../samplers.js';
 import { saveImage } from '../save-images.js';
@@ -24,10 +25,17 @@ function toHttpError(err: unknown): unknown {
   return err;
 }
 
+/** The checkpoint POST /options chose, if any. */
+export function settingsCheckpoint(ctx: ServerContext): string | undefined {
+  const name = ctx.settings['sd_model_checkpoint'];
+  return typeof name === 'string' ? name : undefined;
+}
+
 export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Body: Txt2ImgRequest }>('/sdapi/v1/txt2img', { schema: { body: txt2imgSchema(ctx.limits) } }, async (request, reply) => {
     const body = request.body;
-    const model = ctx.model();
+    const served = ctx.backend.model(requestedCheckpoint(body) ?? settingsCheckpoint(ctx));
+    const model = served.info;
     if (body.width !== model.width || body.height !== model.height) {
       const field = body.width !== model.width ? 'width' : 'height';
       throw fieldError(field, `this model is compiled for one size, ${model.width}x${model.height}; ${body.width}x${body.height} cannot be made (send width ${model.width} and height ${model.height})`);
@@ -52,21 +60,18 @@ export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void 
 
     let result: JobResult;
     try {
-      result = await ctx.queue.run(
-        () =>
-          runJob(
-            ctx,
-            {
-              prompt: body.prompt,
-              negativePrompt: body.negative_prompt,
-              steps: body.steps,
-              scheduler: sampler.scheduler,
-              firstSeed,
-              count,
-              guidanceScale: baked ? undefined : body.cfg_scale,
-            },
-            gone.signal,
-          ),
+      result = await ctx.backend.run(
+        {
+          model: served.title,
+          prompt: body.prompt,
+          negativePrompt: body.negative_prompt,
+          steps: body.steps,
+          scheduler: sampler.scheduler,
+          firstSeed,
+          count,
+          guidanceScale: baked ? undefined : body.cfg_scale,
+        },
+        callerOf(request),
         gone.signal,
       );
     } catch (err) {
@@ -101,7 +106,7 @@ export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void 
       n_iter: body.n_iter,
       restore_faces: false,
       face_restoration_model: null,
-      sd_model_name: model.modelDir.split('/').pop() ?? '',
+      sd_model_name: served.title,
       sd_model_hash: null,
       sd_vae_name: null,
       sd_vae_hash: null,
