@@ -46,7 +46,8 @@ export async function workerCommand(opts: WorkerOptions): Promise<number> {
   } catch (err) {
     process.stderr.write(`sd-mali worker: ${(err as Error).message}\n`);
     await worker.close(true);
-    return 1;
+    // ioredis keeps reconnecting a client whose first connect failed: leave explicitly.
+    process.exit(1);
   }
   process.stdout.write(`sd-mali worker: ${worker.name} (${worker.id}) serving '${worker.model}' from ${redactRedisUrl(opts.redis)} (queue ${worker.queue}, GPU process ${worker.gpuPid})\n`);
   await new Promise<void>((resolve) => {
@@ -55,7 +56,8 @@ export async function workerCommand(opts: WorkerOptions): Promise<number> {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.stderr.write('sd-mali worker: stopped\n');
-  return 0;
+  // Nothing is left to finish; a reconnecting Redis client must not keep the process alive.
+  process.exit(0);
 }
 
 export function registerWorkerCommand(program: Command): void {

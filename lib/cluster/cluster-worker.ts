@@ -20,7 +20,7 @@ import { DEFAULT_BACKOFF, type RestartBackoff } from '../server/options.js';
 import type { WorkerInfo } from '../server/worker/protocol.js';
 import { WorkerCrashedError, WorkerJobError, WorkerSupervisor, type StepEvent } from '../server/worker/supervisor.js';
 import { CancelChannel, wasCancelled, type CancelMessage } from './cancel-channel.js';
-import { bullConnection, openRedis, waitConnected } from './connections.js';
+import { bullConnection, openRedis, settleWithin, waitConnected } from './connections.js';
 import { parseJobData, type ClusterImage, type ClusterJobData, type ClusterJobResult, type ClusterProgress } from './job-payload.js';
 import { PREFIX, modelNameOf, queueNameOf, resultKey } from './names.js';
 import { HEARTBEAT_MS, removeHeartbeat, writeHeartbeat, type CurrentJob, type WorkerHeartbeat } from './registry.js';
@@ -78,6 +78,7 @@ export class ClusterWorker {
   #lastJob: WorkerHeartbeat['lastJob'];
   readonly #startedAt = Date.now();
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: ClusterWorkerOptions) {
     this.#options = options;
@@ -135,18 +136,28 @@ export class ClusterWorker {
     this.#beat();
   }
 
-  /** Finishes the job running now (or stops it at the next step with `force`), then leaves. */
+  /**
+   * Finishes the job running now, then leaves. With `force` (or called again with it), stops
+   * that job at its next step and gives Redis at most a few seconds: the job's lock then
+   * expires and another board runs it.
+   */
   async close(force = false): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
     if (force) this.#running?.image.abort(new AbortError('the worker is stopping'));
-    await this.#worker?.close(force);
+    this.#closing ??= this.#shutdown(force);
+    if (force) await settleWithin(this.#closing, 5000);
+    else await this.#closing;
+  }
+
+  async #shutdown(force: boolean): Promise<void> {
+    this.#closed = true;
+    // Graceful: as long as the job takes (a second close(true) cuts it short).
+    await settleWithin(this.#worker?.close(force), force ? 3000 : 24 * 3600_000);
     clearInterval(this.#heartbeat);
-    await removeHeartbeat(this.#client, this.id).catch(() => undefined);
-    await this.#cancels.close().catch(() => undefined);
+    await settleWithin(removeHeartbeat(this.#client, this.id), 1000);
+    await settleWithin(this.#cancels.close(), 1000);
     await this.#supervisor.close();
     this.#client.disconnect();
-    await this.#results.quit().catch(() => undefined);
+    this.#results.disconnect();
   }
 
   #beat(): void {

@@ -69,3 +69,14 @@ export async function waitConnected(client: Redis, timeoutMs: number): Promise<v
     client.on('error', onError);
   });
 }
+
+/**
+ * Waits for `work` at most `ms` (errors ignored): closing a BullMQ object while Redis is away
+ * can wait for a reconnection that never comes, and a shutdown must end.
+ */
+export async function settleWithin(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!work) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

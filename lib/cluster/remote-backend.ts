@@ -14,7 +14,7 @@ import { seedsOf, workerRequestOf, type JobRequest, type JobResult } from '../se
 import { HttpError } from '../server/http-errors.js';
 import { ProgressTracker, type ProgressResponse } from '../server/progress-tracker.js';
 import { CancelChannel, type CancelWhat } from './cancel-channel.js';
-import { bullConnection, openRedis, waitConnected } from './connections.js';
+import { bullConnection, openRedis, settleWithin, waitConnected } from './connections.js';
 import { JOB_NAME, type ClusterJobData, type ClusterJobResult, type ClusterProgress } from './job-payload.js';
 import { PREFIX, queueNameOf, resultKey } from './names.js';
 import { redactRedisUrl } from './redis-url.js';
@@ -54,6 +54,8 @@ interface RemoteJob {
 
 /** Redis taking longer than this to take a job is an outage: the API answers 503 rather than hang. */
 const ADD_TIMEOUT_MS = 5000;
+/** Closing waits this long for Redis at most. */
+const CLOSE_MS = 2000;
 /** The poll behind QueueEvents: how often a waiting request asks for its job's state. */
 const POLL_MS = 2000;
 
@@ -97,11 +99,10 @@ export class RemoteBackend implements GenerationBackend {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#refreshTimer);
-    for (const handle of this.#queues.values()) {
-      await handle.events.close().catch(() => undefined);
-      await handle.queue.close().catch(() => undefined);
-    }
-    await this.#cancels.close().catch(() => undefined);
+    await Promise.all(
+      [...this.#queues.values()].flatMap((handle) => [settleWithin(handle.events.close(), CLOSE_MS), settleWithin(handle.queue.close(), CLOSE_MS)]),
+    );
+    await settleWithin(this.#cancels.close(), CLOSE_MS);
     this.#client.disconnect();
   }
 
