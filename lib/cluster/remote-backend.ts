@@ -127,7 +127,10 @@ export class RemoteBackend implements GenerationBackend {
   }
 
   models(): ServedModel[] {
-    if (this.#outage !== undefined) throw this.#unavailable();
+    if (this.#outage !== undefined || this.#client.status !== 'ready') {
+      this.#outage ??= `connection ${this.#client.status}`;
+      throw this.#unavailable();
+    }
     const byModel = new Map<string, ServedModel>();
     for (const w of this.#workers) {
       if (!w.info) continue;
@@ -193,7 +196,10 @@ export class RemoteBackend implements GenerationBackend {
   }
 
   async run(request: JobRequest & { model: string }, caller: Caller, signal: AbortSignal): Promise<JobResult> {
-    if (this.#outage !== undefined || this.#client.status !== 'ready') throw this.#unavailable();
+    if (this.#outage !== undefined || this.#client.status !== 'ready') {
+      this.#outage ??= `connection ${this.#client.status}`;
+      throw this.#unavailable();
+    }
     if (signal.aborted) throw new AbortError('the request was cancelled before it was queued');
     const handle = this.#queueFor(request.model);
     const data: ClusterJobData = { request: workerRequestOf(request), seeds: seedsOf(request).map(String) };
