@@ -44,6 +44,8 @@ export function openRedis(url: string, role: ConnectionRole, name: string, onErr
   return client;
 }
 
+const FATAL_CONNECT_ERROR = /WRONGPASS|NOAUTH|NOPERM|certificate|self[- ]signed/i;
+
 /** Resolves once `client` is connected, or rejects with why after `timeoutMs`. */
 export async function waitConnected(client: Redis, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return;
@@ -51,6 +53,11 @@ export async function waitConnected(client: Redis, timeoutMs: number): Promise<v
     let lastError = 'no answer';
     const onError = (err: Error): void => {
       lastError = err.message;
+      // Credentials and certificates do not fix themselves: say so now, not at the timeout.
+      if (FATAL_CONNECT_ERROR.test(err.message)) {
+        cleanup();
+        reject(new Error(`Redis refused the connection: ${err.message}`));
+      }
     };
     const timer = setTimeout(() => {
       cleanup();
