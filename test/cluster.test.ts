@@ -1,6 +1,7 @@
 // Many boards behind one API: a real redis-server, three real `sd-mali worker` processes on
 // the stand-in model (cpu) and `sd-mali serve --redis`, checked against the single-process
 // server for the same seeds.
+import { Job, Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker, stopWorker, waitForStatus, type TestWorker } from './support/cluster.js';
 import { runCliAsync } from './support/cli.js';
@@ -89,4 +90,21 @@ describe.skipIf(!ready.available)(titled('sd-mali serve --redis with three worke
     const json = JSON.parse((await runCliAsync(['status', '--redis', db.url(), '--json'])).stdout) as { workers: { name: string }[] };
     expect(json.workers.map((w) => w.name)).toEqual(['board-1', 'board-2', 'board-3']);
   });
+
+  it('a job whose data is not a request fails on the board at once, without a retry', async () => {
+    const queue = new Queue('txt2img.standin-tvm0.20', { connection: { url: db.url() }, prefix: 'sd-mali' });
+    try {
+      const job = await queue.add('txt2img', { request: { prompt: 5 }, seeds: ['1'] }, { attempts: 3, backoff: { type: 'fixed', delay: 100 } });
+      const deadline = Date.now() + 20_000;
+      while ((await job.getState()) !== 'failed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const failed = (await Job.fromId(queue, job.id!))!;
+      expect(await failed.getState()).toBe('failed');
+      expect(failed.failedReason).toBe('invalid job data: request.prompt is not a string');
+      expect(failed.attemptsMade).toBe(1);
+    } finally {
+      await queue.close();
+    }
+    // The boards are still there and serve the next request.
+    expect((await postJson<Txt2ImgResponse>(`${cluster.url}/sdapi/v1/txt2img`, body(1))).status).toBe(200);
+  }, 60_000);
 });

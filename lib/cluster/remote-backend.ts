@@ -99,6 +99,8 @@ export class RemoteBackend implements GenerationBackend {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#refreshTimer);
+    // Requests still waiting end now (their connections are being closed anyway).
+    for (const job of this.#jobs.values()) job.onFailed?.('the server is closing');
     await Promise.all(
       [...this.#queues.values()].flatMap((handle) => [settleWithin(handle.events.close(), CLOSE_MS), settleWithin(handle.queue.close(), CLOSE_MS)]),
     );
