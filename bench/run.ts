@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchBuild, printBuild } from './build.js';
+import { benchCluster, printCluster } from './cluster.js';
 import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
 import { printPipeline, type PipelineBench } from './pipeline.js';
@@ -23,7 +24,7 @@ const shared = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(root, '..', 'sha
 const tokenizerDir = existsSync(join(shared, 'clip-tokenizer')) ? join(shared, 'clip-tokenizer') : undefined;
 
 // `npm run bench -- weights warm-start` runs only the named sections (numerics, pipeline,
-// warm-start, robustness, server, weights, realscale; build only when named).
+// warm-start, robustness, server, cluster, weights, realscale; build only when named).
 const only = new Set(process.argv.slice(2));
 const wanted = (section: string): boolean => only.size === 0 || only.has(section);
 
@@ -108,6 +109,16 @@ if (first && firstReady && tokenizerDir && wanted('server')) {
   const bodies = await benchBodyStalls(first.standin, first.path, tokenizerDir);
   printBodyStalls(bodies);
   results['serverBodies'] = bodies;
+}
+
+if (first && firstReady && tokenizerDir && wanted('cluster')) {
+  // Many boards behind one API (issue 20): 1, 2, 3 workers beside the single-process server.
+  const cluster = await benchCluster(first.standin, first.path, tokenizerDir);
+  if (typeof cluster === 'string') console.log(`\n(cluster skipped: ${cluster})`);
+  else {
+    printCluster(cluster);
+    results['cluster'] = cluster;
+  }
 }
 
 // SD 1.5-sized weights (issue 11): the loader beside this machine's floor and numpy's path.

@@ -24,8 +24,8 @@ function readAt(fd: number, offset: number, length: number): Buffer {
   return buf;
 }
 
-/** Names of the defined dynamic symbols of a little-endian ELF64 file; undefined when it is not one. */
-export function readDynamicSymbols(file: string): Set<string> | undefined {
+/** `read(fd)` on the opened file; undefined when the file cannot be opened or `read` throws (a short or odd file). */
+function readElf<T>(file: string, read: (fd: number) => T | undefined): T | undefined {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -33,6 +33,17 @@ export function readDynamicSymbols(file: string): Set<string> | undefined {
     return undefined;
   }
   try {
+    return read(fd);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Names of the defined dynamic symbols of a little-endian ELF64 file; undefined when it is not one. */
+export function readDynamicSymbols(file: string): Set<string> | undefined {
+  return readElf(file, (fd) => {
     const header = readAt(fd, 0, 64);
     // \x7fELF, 64-bit, little-endian.
     if (header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2 || header[5] !== 1) return undefined;
@@ -65,11 +76,7 @@ export function readDynamicSymbols(file: string): Set<string> | undefined {
       return names;
     }
     return undefined;
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /** The ABI of the TVM that compiled `file`; 'unknown' when neither marker is there. */
@@ -86,22 +93,12 @@ const NODE_ARCH_MACHINE: Record<string, string> = { x64: 'x86_64', arm64: 'aarch
 
 /** The processor an ELF file's code is for (e_machine), e.g. 'aarch64'; undefined when it is not ELF. */
 export function executableMachine(file: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
+  return readElf(file, (fd) => {
     const header = readAt(fd, 0, 20);
     if (header.readUInt32BE(0) !== 0x7f454c46) return undefined;
     const machine = header.readUInt16LE(18);
     return ELF_MACHINES[machine] ?? `ELF machine ${machine}`;
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /** This process's processor, in executableMachine's names. */

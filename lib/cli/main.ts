@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The sd-mali command line: generate, build, doctor, info, cache, serve. */
+/** The sd-mali command line: generate, build, doctor, info, cache, serve, worker, status. */
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { SdMaliError } from '../errors.js';
 import { DEFAULT_SCHEDULER, DEFAULT_STEPS } from '../pipeline/index.js';
@@ -11,6 +11,8 @@ import { doctorCommand } from './doctor-command.js';
 import { generateCommand } from './generate-command.js';
 import { infoCommand } from './info-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerStatusCommand } from './status-command.js';
+import { registerWorkerCommand } from './worker-command.js';
 import { OutputExistsError } from './output-file.js';
 import { programCacheOption } from './program-cache-option.js';
 
@@ -118,6 +120,8 @@ program
 
 registerBuildCommand(program);
 registerServeCommand(program);
+registerWorkerCommand(program);
+registerStatusCommand(program);
 
 try {
   await program.parseAsync(process.argv);

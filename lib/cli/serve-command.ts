@@ -1,11 +1,13 @@
 /** sd-mali serve: AUTOMATIC1111's web API and a small page, until Ctrl-C. */
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
+import { redactRedisUrl } from '../cluster/redis-url.js';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_QUEUE_SIZE } from '../server/index.js';
 import { allowCpuOpenCl } from './cpu-opencl.js';
 import { programCacheOption } from './program-cache-option.js';
 
 interface ServeOptions {
   model: string;
+  redis?: string;
   tokenizer?: string;
   device?: string;
   runtime?: string;
@@ -48,7 +50,8 @@ function count(value: string): number {
 
 export async function serveCommand(opts: ServeOptions): Promise<number> {
   const server = createServer({
-    model: opts.model,
+    // With --redis the boards load the models; this process has no GPU.
+    ...(opts.redis !== undefined ? { redis: opts.redis } : { model: opts.model }),
     host: opts.host,
     port: opts.port,
     queueSize: opts.queueSize,
@@ -63,7 +66,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     ...(opts.allowedHosts !== undefined ? { allowedHosts: opts.allowedHosts } : {}),
     ...(opts.watchdog !== undefined ? { watchdog: { stepTimeoutMs: opts.watchdog * 1000 } } : {}),
   });
-  process.stderr.write(`sd-mali serve: loading ${opts.model} in the generation worker…\n`);
+  process.stderr.write(opts.redis !== undefined ? `sd-mali serve: connecting to ${redactRedisUrl(opts.redis)}…\n` : `sd-mali serve: loading ${opts.model} in the generation worker…\n`);
   let url: string;
   try {
     url = await server.listen();
@@ -97,6 +100,7 @@ export function registerServeCommand(program: Command): void {
     .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
     .option('--allow-cpu-opencl', 'accept a CPU as the OpenCL device (e.g. PoCL; also SD_MALI_ALLOW_CPU_OPENCL=1); refused otherwise')
     .addOption(programCacheOption('use'))
+    .option('--redis <url>', 'no local GPU: queue each request on Redis for the boards running `sd-mali worker` (redis://… or rediss://…)')
     .option('--host <address>', 'address to listen on (0.0.0.0 for the network: use --api-auth then)', DEFAULT_HOST)
     .option('--port <n>', 'port to listen on', port, DEFAULT_PORT)
     .option('--api-auth <user:pass>', 'HTTP basic auth credentials, user:pass[,user2:pass2] (as A1111)')
@@ -104,13 +108,14 @@ export function registerServeCommand(program: Command): void {
     .option('--cors-origin <origin>', 'allow browsers on this origin (or *) to call the API')
     .option('--output-dir <dir>', 'where save_images writes', 'outputs/txt2img-images')
     .option('--allowed-hosts <names>', 'Host header names to answer besides localhost, 127.0.0.1, [::1] (comma-separated; * for any)', hostList)
-    .option('--watchdog <seconds>', 'replace the worker when an image makes no progress for this long', seconds, 120)
+    .option('--watchdog <seconds>', 'replace the worker when an image makes no progress for this long (local GPU only: with --redis each board has its own)', seconds, 120)
     .addHelpText(
       'after',
       `
 Examples:
   $ sd-mali serve --model ./dist
   $ sd-mali serve --model ./dist --host 0.0.0.0 --api-auth me:secret
+  $ sd-mali serve --redis redis://10.0.0.2:6379 --host 0.0.0.0 --api-auth me:secret
   $ curl -s localhost:7860/sdapi/v1/txt2img -H 'content-type: application/json' -d '{"prompt":"a lighthouse","steps":20}'`,
     )
     .action(async (opts: ServeOptions) => {

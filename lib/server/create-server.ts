@@ -12,9 +12,10 @@ import { packageRoot } from '../tvm/native.js';
 import { checkBasicAuth, parseApiAuth } from './auth.js';
 import { BODY_LIMITS } from './body-limits.js';
 import type { ServerContext } from './context.js';
-import { HttpError, makeErrorHandler } from './http-errors.js';
+import { makeErrorHandler } from './http-errors.js';
 import { allowedHostNames, checkCrossSitePost, checkHost, registerJsonParser } from './http-guards.js';
-import { modelIdentity, type ModelIdentity } from './model-identity.js';
+import { LocalBackend } from './generation-backend.js';
+import { redactRedisUrl } from '../cluster/redis-url.js';
 import {
   DEFAULT_BACKOFF,
   DEFAULT_HOST,
@@ -32,10 +33,8 @@ import { GenerationQueue } from './queue.js';
 import { registerCatalog } from './routes/catalog.js';
 import { registerPage } from './routes/page.js';
 import { registerPngInfo } from './routes/png-info.js';
-import { describeKind } from '../tvm/opencl-device-kind.js';
 import { registerProgress } from './routes/progress.js';
 import { registerTxt2Img } from './routes/txt2img.js';
-import type { WorkerInfo } from './worker/protocol.js';
 import { WorkerSupervisor } from './worker/supervisor.js';
 
 export interface SdMaliServer {
@@ -68,6 +67,8 @@ export function createServer(options: ServerOptions): SdMaliServer {
   const queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
   if (!Number.isInteger(queueSize) || queueSize < 0) throw new InvalidArgumentError(`queueSize must be an integer >= 0, got ${queueSize}`);
   const workerEntry = options.workerEntry ?? defaultWorkerEntry();
+  if (options.model === undefined && options.redis === undefined) throw new InvalidArgumentError('createServer needs a model directory (model) or a Redis URL (redis)');
+  const modelDir = resolve(options.model ?? '.');
   const watchdog = { ...DEFAULT_WATCHDOG, ...options.watchdog };
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   for (const [name, ms] of Object.entries({ ...watchdog, ...timeouts })) {
@@ -77,7 +78,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
   const supervisor = new WorkerSupervisor(
     workerEntry,
     {
-      model: resolve(options.model),
+      model: modelDir,
       ...(options.tokenizer !== undefined ? { tokenizer: resolve(options.tokenizer) } : {}),
       ...(options.device !== undefined ? { device: options.device } : {}),
       ...(options.runtime !== undefined ? { runtime: resolve(options.runtime) } : {}),
@@ -88,21 +89,15 @@ export function createServer(options: ServerOptions): SdMaliServer {
     log,
     watchdog,
   );
-  let model: WorkerInfo | undefined;
-  let identity: ModelIdentity | undefined;
   const ctx: ServerContext = {
+    // Replaced in listen() by the Redis queue when options.redis is set.
+    backend: new LocalBackend(() => ctx),
     supervisor,
     queue: new GenerationQueue(queueSize),
     tracker: new ProgressTracker(),
     limits,
-    model: () => {
-      if (!model) throw new HttpError(503, 'the model is still loading');
-      return model;
-    },
-    identity: () => {
-      if (!identity) throw new HttpError(503, 'the model is still loading');
-      return identity;
-    },
+    model: () => ctx.backend.model().info,
+    identity: () => ctx.backend.model().identity,
     outputDir: resolve(options.outputDir ?? DEFAULT_OUTPUT_DIR),
     flags: {
       api: true,
@@ -111,7 +106,8 @@ export function createServer(options: ServerOptions): SdMaliServer {
       server_name: host,
       port,
       api_auth: credentials ? '(set)' : null,
-      ckpt: resolve(options.model),
+      ckpt: options.redis !== undefined ? null : modelDir,
+      redis: options.redis !== undefined ? redactRedisUrl(options.redis) : null,
       device: options.device ?? null,
       runtime: options.runtime ?? null,
       queue_size: queueSize,
@@ -170,15 +166,18 @@ export function createServer(options: ServerOptions): SdMaliServer {
   let url: string | undefined;
   return {
     async listen(): Promise<string> {
-      if (!existsSync(workerEntry)) throw new InvalidArgumentError(`the generation worker ${workerEntry} is not built: run npm run build:ts`);
-      supervisor.start();
+      if (options.redis !== undefined) {
+        // Loaded only here: a server without --redis never loads BullMQ.
+        const { RemoteBackend } = await import('../cluster/remote-backend.js');
+        ctx.backend = new RemoteBackend({ redis: options.redis, log });
+      } else if (!existsSync(workerEntry)) {
+        throw new InvalidArgumentError(`the generation worker ${workerEntry} is not built: run npm run build:ts`);
+      }
       try {
-        model = await supervisor.ready();
-        log(`sd-mali serve: model on ${model.device}, ${describeKind(model.deviceKind ?? 'unknown')}${model.deviceName ? `: '${model.deviceName}'` : ''}`);
-        identity = await modelIdentity(model.modelDir);
+        await ctx.backend.start();
         await app.listen({ host, port });
       } catch (err) {
-        await supervisor.close();
+        await ctx.backend.close();
         throw err;
       }
       const address = app.server.address();
@@ -190,7 +189,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
       return url;
     },
     async close(): Promise<void> {
-      await supervisor.close();
+      await ctx.backend.close();
       await app.close();
     },
     get url() {

@@ -7,7 +7,7 @@
 import { AbortError } from '../errors.js';
 import type { SchedulerName, SigmaSchedule } from '../schedulers/index.js';
 import type { ServerContext } from './context.js';
-import type { WorkerImage } from './worker/protocol.js';
+import type { WorkerGenerate, WorkerImage } from './worker/protocol.js';
 
 export interface JobRequest {
   prompt: string;
@@ -22,6 +22,26 @@ export interface JobRequest {
   infotext: (seed: bigint) => string;
   /** A1111's task id, reported by /progress as current_task. */
   taskId: string;
+}
+
+/** What the GPU worker needs for each image of `request`, but the seed and its infotext (the same for a board of the cluster). */
+export function workerRequestOf(request: JobRequest): Omit<WorkerGenerate, 'seed' | 'infotext'> {
+  return {
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt,
+    steps: request.steps,
+    scheduler: request.scheduler,
+    ...(request.sigmaSchedule !== undefined ? { sigmaSchedule: request.sigmaSchedule } : {}),
+    ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
+  };
+}
+
+/**
+ * The seeds of a request's images: firstSeed, firstSeed + 1, … as A1111 numbers them, exact
+ * bigints (the route refuses a first seed whose last image would pass 2^64-1).
+ */
+export function seedsOf(request: Pick<JobRequest, 'firstSeed' | 'count'>): bigint[] {
+  return Array.from({ length: request.count }, (_, k) => request.firstSeed + BigInt(k));
 }
 
 export interface JobResult {
@@ -55,19 +75,10 @@ export async function runJob(ctx: ServerContext, request: JobRequest, signal: Ab
       }
       ctx.tracker.beginImage(k);
       image = new AbortController();
-      const seed = request.firstSeed + BigInt(k);
+      const seed = seedsOf(request)[k]!;
       try {
         const made = await ctx.supervisor.generate(
-          {
-            prompt: request.prompt,
-            negativePrompt: request.negativePrompt,
-            steps: request.steps,
-            scheduler: request.scheduler,
-            ...(request.sigmaSchedule !== undefined ? { sigmaSchedule: request.sigmaSchedule } : {}),
-            infotext: request.infotext(seed),
-            seed: String(seed),
-            ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
-          },
+          { ...workerRequestOf(request), infotext: request.infotext(seed), seed: String(seed) },
           { signal: AbortSignal.any([job.signal, image.signal]), onStep: (e) => ctx.tracker.step(e) },
         );
         result.images.push({ index: k, seed, image: made });

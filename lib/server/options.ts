@@ -37,8 +37,13 @@ export interface RestartBackoff {
 }
 
 export interface ServerOptions {
-  /** The model directory (as for `sd-mali generate --model`). */
-  model: string;
+  /** The model directory (as for `sd-mali generate --model`); not used with `redis`. */
+  model?: string;
+  /**
+   * redis:// or rediss:// URL (user and password in it): no local GPU; each request becomes a
+   * BullMQ job for the boards running `sd-mali worker` on the same Redis (lib/cluster).
+   */
+  redis?: string;
   /** CLIP tokenizer folder; default <model>/tokenizer. */
   tokenizer?: string;
   device?: string;

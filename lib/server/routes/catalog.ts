@@ -7,6 +7,7 @@ import { freemem, totalmem } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { BODY_LIMITS } from '../body-limits.js';
 import type { ServerContext } from '../context.js';
+import { servesCheckpoint, type ServedModel } from '../generation-backend.js';
 import { HttpError } from '../http-errors.js';
 import { logValue } from '../log-value.js';
 import { SAMPLERS, SCHEDULE_TYPES } from '../samplers.js';
@@ -15,23 +16,34 @@ import { checkSettings, SETTING_DEFAULTS } from '../settings.js';
 /** A1111 answers these with lists; sd-mali has nothing in them. */
 const EMPTY_LISTS = ['loras', 'upscalers', 'extensions', 'hypernetworks', 'face-restorers', 'prompt-styles', 'sd-vae', 'latent-upscale-modes', 'realesrgan-models', 'script-info'];
 
+/** The default model: the one POST /options chose, else the backend's default. */
+function defaultModel(ctx: ServerContext): ServedModel {
+  const chosen = ctx.settings['sd_model_checkpoint'];
+  return ctx.backend.model(typeof chosen === 'string' ? chosen : undefined);
+}
+
 export function registerCatalog(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/internal/ping', async () => ({}));
   app.get('/sdapi/v1/samplers', async () => SAMPLERS.map((s) => ({ name: s.name, aliases: s.aliases, options: s.options })));
   app.get('/sdapi/v1/schedulers', async () => SCHEDULE_TYPES);
-  app.get('/sdapi/v1/sd-models', async () => {
-    const id = ctx.identity();
-    return [{ title: id.title, model_name: id.name, hash: id.shortHash, sha256: id.sha256, filename: ctx.model().modelDir, config: null }];
+  // The models the backend serves (with --redis, those live workers serve), each with the
+  // identity its own files give (a board computes it and sends it in its heartbeat).
+  app.get('/sdapi/v1/sd-models', async () =>
+    ctx.backend.models().map((m) => ({ title: m.identity.title, model_name: m.identity.name, hash: m.identity.shortHash, sha256: m.identity.sha256, filename: m.info.modelDir, config: null })),
+  );
+  app.get('/sdapi/v1/options', async () => {
+    const model = defaultModel(ctx);
+    return {
+      ...SETTING_DEFAULTS,
+      outdir_txt2img_samples: ctx.outputDir,
+      ...ctx.settings,
+      sd_model_checkpoint: model.identity.title,
+      sd_checkpoint_hash: model.identity.sha256 ?? '',
+    };
   });
-  app.get('/sdapi/v1/options', async () => ({
-    ...SETTING_DEFAULTS,
-    outdir_txt2img_samples: ctx.outputDir,
-    ...ctx.settings,
-    sd_model_checkpoint: ctx.identity().title,
-    sd_checkpoint_hash: ctx.identity().sha256 ?? '',
-  }));
-  // Only known settings with scalar values are kept (settings.ts). The model is fixed by
-  // --model: sd_model_checkpoint accepts a name of that model, and A1111's error otherwise.
+  // Only known settings with scalar values are kept (settings.ts). sd_model_checkpoint accepts
+  // a name of a model the backend serves (the one --model loaded, or with --redis one a live
+  // worker serves), and A1111's error otherwise; the choice is kept as that model's name.
   app.post<{ Body: Record<string, unknown> | undefined }>(
     '/sdapi/v1/options',
     { bodyLimit: BODY_LIMITS.options, schema: { body: { type: 'object' } } },
@@ -39,8 +51,13 @@ export function registerCatalog(app: FastifyInstance, ctx: ServerContext): void 
       const body = request.body ?? {};
       const { accepted, unknown } = checkSettings(body);
       const checkpoint = accepted['sd_model_checkpoint'];
-      if (checkpoint !== undefined && checkpoint !== null && !ctx.identity().aliases.includes(String(checkpoint))) {
-        throw new HttpError(400, `model ${JSON.stringify(String(checkpoint).slice(0, 200))} not found; this server serves ${JSON.stringify(ctx.identity().title)} only`);
+      let chosen: ServedModel | undefined;
+      if (checkpoint !== undefined && checkpoint !== null) {
+        const served = ctx.backend.models();
+        chosen = served.find((m) => servesCheckpoint(m, String(checkpoint)));
+        if (!chosen) {
+          throw new HttpError(400, `model ${JSON.stringify(String(checkpoint).slice(0, 200))} not found; this server serves ${served.map((m) => JSON.stringify(m.identity.title)).join(', ') || 'no model now'}`);
+        }
       }
       delete accepted['sd_model_checkpoint'];
       delete accepted['sd_checkpoint_hash'];
@@ -49,6 +66,7 @@ export function registerCatalog(app: FastifyInstance, ctx: ServerContext): void 
         ctx.log(`sd-mali serve: POST /options ignored ${unknown.length} setting(s) it does not have: ${shown}${unknown.length > 5 ? ', …' : ''}`);
       }
       Object.assign(ctx.settings, accepted);
+      if (chosen) ctx.settings['sd_model_checkpoint'] = chosen.title;
       return null;
     },
   );

@@ -7,7 +7,8 @@ import { randomSeed } from '../../pipeline/options.js';
 import { BODY_LIMITS } from '../body-limits.js';
 import type { ServerContext } from '../context.js';
 import { stringifyExact } from '../exact-json.js';
-import { runJob, type JobResult } from '../generation-job.js';
+import { callerOf, requestedCheckpoint } from '../caller.js';
+import type { JobResult } from '../generation-job.js';
 import { fieldError, HttpError } from '../http-errors.js';
 import { createInfotext } from '../infotext.js';
 import { logValue } from '../log-value.js';
@@ -31,6 +32,12 @@ function toHttpError(err: unknown): unknown {
   return err;
 }
 
+/** The checkpoint POST /options chose, if any. */
+export function settingsCheckpoint(ctx: ServerContext): string | undefined {
+  const name = ctx.settings['sd_model_checkpoint'];
+  return typeof name === 'string' ? name : undefined;
+}
+
 /** The fields the client set itself (before the schema filled defaults): infotext fills only the others. */
 const setFields = new WeakMap<FastifyRequest, Set<string>>();
 
@@ -48,8 +55,11 @@ export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void 
     async (request, reply) => {
       const body = request.body;
       const fromInfotext = applyInfotext(body, setFields.get(request) ?? new Set(), ctx.limits);
-      const model = ctx.model();
-      const identity = ctx.identity();
+      // override_settings.sd_model_checkpoint, else POST /options' choice, else the default;
+      // with --redis, a model no live worker serves is a 503 that says so.
+      const served = ctx.backend.model(requestedCheckpoint(body) ?? settingsCheckpoint(ctx));
+      const model = served.info;
+      const identity = served.identity;
       if (body.width !== model.width || body.height !== model.height) {
         const field = body.width !== model.width ? 'width' : 'height';
         throw fieldError(field, `this model is compiled for one size, ${model.width}x${model.height}; ${body.width}x${body.height} cannot be made (send width ${model.width} and height ${model.height})`);
@@ -99,24 +109,21 @@ export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void 
 
       let result: JobResult;
       try {
-        result = await ctx.queue.run(
-          () =>
-            runJob(
-              ctx,
-              {
-                prompt: body.prompt,
-                negativePrompt: body.negative_prompt,
-                steps: body.steps,
-                scheduler: sampler.scheduler,
-                sigmaSchedule: sampler.sigmaSchedule,
-                firstSeed,
-                count,
-                guidanceScale: baked ? undefined : body.cfg_scale,
-                infotext,
-                taskId,
-              },
-              gone.signal,
-            ),
+        result = await ctx.backend.run(
+          {
+            model: served.title,
+            prompt: body.prompt,
+            negativePrompt: body.negative_prompt,
+            steps: body.steps,
+            scheduler: sampler.scheduler,
+            sigmaSchedule: sampler.sigmaSchedule,
+            firstSeed,
+            count,
+            guidanceScale: baked ? undefined : body.cfg_scale,
+            infotext,
+            taskId,
+          },
+          callerOf(request),
           gone.signal,
         );
       } catch (err) {
