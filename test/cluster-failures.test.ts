@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker, stopWorker, waitForStatus, workerNamed, type TestWorker } from './support/cluster.js';
 import { redisAvailability, removeRedis, startRedis, type TestRedis } from './support/redis.js';
 import { getJson, postJson, serverReady, startServer, waitForProgress, type RunningServer, type Txt2ImgResponse } from './support/server.js';
-import { titled } from './support/shared-data.js';
+import { allOf, titled } from './support/shared-data.js';
 
 const redis = redisAvailability();
-const ready = { available: serverReady.available && redis.available, reason: serverReady.reason || redis.reason, path: '' };
+const ready = allOf(serverReady, redis);
 
 /** The stand-in's unet takes a few ms: enough steps to act while a job runs. */
 const LONG_STEPS = 400;

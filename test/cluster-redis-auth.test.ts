@@ -5,10 +5,10 @@ import { startWorker, stopWorker, type TestWorker } from './support/cluster.js';
 import { cliEnv, runCliAsync, startCli } from './support/cli.js';
 import { freePort, redisAvailability, removeRedis, startRedis, type TestRedis } from './support/redis.js';
 import { getJson, postJson, serverReady, type Txt2ImgResponse } from './support/server.js';
-import { titled } from './support/shared-data.js';
+import { allOf, titled } from './support/shared-data.js';
 
 const redis = redisAvailability();
-const ready = { available: serverReady.available && redis.available, reason: serverReady.reason || redis.reason, path: '' };
+const ready = allOf(serverReady, redis);
 
 /** `sd-mali serve --redis` as its own process (it must read NODE_EXTRA_CA_CERTS at start). */
 async function startServeCli(redisUrl: string, env: Record<string, string>): Promise<{ url: string; stop: () => Promise<void> }> {

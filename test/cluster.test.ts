@@ -7,10 +7,10 @@ import { startWorker, stopWorker, waitForStatus, type TestWorker } from './suppo
 import { runCliAsync } from './support/cli.js';
 import { redisAvailability, removeRedis, startRedis, type TestRedis } from './support/redis.js';
 import { getJson, postJson, serverReady, startServer, type RunningServer, type Txt2ImgResponse } from './support/server.js';
-import { titled } from './support/shared-data.js';
+import { allOf, titled } from './support/shared-data.js';
 
 const redis = redisAvailability();
-const ready = { available: serverReady.available && redis.available, reason: serverReady.reason || redis.reason, path: '' };
+const ready = allOf(serverReady, redis);
 
 const REQUESTS = 30;
 const CLIENTS = 10;

@@ -6,11 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { assertExecutableMatchesRuntime, executableAbi, readDynamicSymbols } from '../lib/artifacts/index.js';
 import { AbiMismatchError, ArtifactError } from '../lib/errors.js';
 import { buildFakeExecutable } from './support/c-libraries.js';
-import { sharedData, titled } from './support/shared-data.js';
+import { allOf, sharedData, titled } from './support/shared-data.js';
 
 const v020 = sharedData('fixtures/standin-tvm0.20', 'the TVM v0.20 stand-in model');
 const v026 = sharedData('fixtures/standin-tvm0.26', 'the TVM v0.26 stand-in model');
-const both = { available: v020.available && v026.available, reason: v020.reason || v026.reason, path: '' };
+const both = allOf(v020, v026);
 
 describe.skipIf(!both.available)(titled('executable ABI of the stand-in builds', both), () => {
   for (const kind of ['cpu', 'opencl']) {

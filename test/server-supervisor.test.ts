@@ -11,7 +11,7 @@ import { WorkerCrashedError, WorkerJobError, WorkerLoadError, WorkerSupervisor }
 import { REPO_ROOT } from './support/shared-data.js';
 
 const FAKE = join(REPO_ROOT, 'test', 'fixtures', 'fake-generation-worker.mjs');
-const request = (prompt: string) => ({ prompt, negativePrompt: '', steps: 1, scheduler: 'pndm' as const, seed: '5' });
+const request = (prompt: string) => ({ prompt, negativePrompt: '', steps: 1, scheduler: 'pndm' as const, seed: 2n ** 64n - 1n });
 
 describe('the worker supervisor', () => {
   let supervisor: WorkerSupervisor | undefined;
@@ -51,7 +51,8 @@ describe('the worker supervisor', () => {
     const err = await s.generate(request('bad argument')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkerJobError);
     expect((err as WorkerJobError).failure.code).toBe('INVALID_ARGUMENT');
-    expect((await s.generate(request('ok'))).seed).toBe('5');
+    // A 64-bit seed crosses the IPC both ways as a bigint (advanced serialization).
+    expect((await s.generate(request('ok'))).seed).toBe(2n ** 64n - 1n);
     expect(s.info!.pid).toBe(first.pid);
     expect(s.restarts).toBe(0);
   });

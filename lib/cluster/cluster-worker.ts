@@ -240,7 +240,7 @@ export class ClusterWorker {
         }
         running.image = new AbortController();
         running.current = { ...running.current, image: k, step: 0 };
-        const seed = data.seeds[k]!;
+        const seed = BigInt(data.seeds[k]!);
         try {
           const made = await this.#supervisor.generate(
             { ...data.request, infotext: data.infotexts[k]!, seed },
@@ -250,7 +250,7 @@ export class ClusterWorker {
           // the attempt fails and the job runs again elsewhere.
           if (running.image.signal.reason === STOPPING) throw STOPPING;
           await this.#results.hset(resultKey(this.queue, jobId), String(k), Buffer.from(made.png.buffer, made.png.byteOffset, made.png.byteLength));
-          const image: ClusterImage = { index: k, seed: made.seed, parameters: made.parameters, width: made.width, height: made.height, totalMs: made.totalMs, partial: made.partial };
+          const image: ClusterImage = { index: k, seed: String(made.seed), parameters: made.parameters, width: made.width, height: made.height, totalMs: made.totalMs, partial: made.partial };
           result.images.push(image);
           // As a single server (generation-job.ts): an image stopped by /interrupt or /skip is
           // decoded where it stopped and kept; an interrupt makes none after it.

@@ -295,7 +295,7 @@ export class RemoteBackend implements GenerationBackend {
     const images = result.images.map((image) => {
       const png = pngs[String(image.index)];
       if (!png) throw new HttpError(500, `job ${job.id}: the PNG of image ${image.index} is missing from Redis`);
-      return { index: image.index, seed: BigInt(image.seed), image: { png: new Uint8Array(png), parameters: image.parameters, seed: image.seed, width: image.width, height: image.height, totalMs: image.totalMs, partial: image.partial === true } };
+      return { index: image.index, seed: BigInt(image.seed), image: { png: new Uint8Array(png), parameters: image.parameters, seed: BigInt(image.seed), width: image.width, height: image.height, totalMs: image.totalMs, partial: image.partial === true } };
     });
     return { images, interrupted: result.interrupted, skipped: result.skipped, jobTimestamp };
   }

@@ -78,7 +78,7 @@ export async function runJob(ctx: ServerContext, request: JobRequest, signal: Ab
       const seed = seedsOf(request)[k]!;
       try {
         const made = await ctx.supervisor.generate(
-          { ...workerRequestOf(request), infotext: request.infotext(seed), seed: String(seed) },
+          { ...workerRequestOf(request), infotext: request.infotext(seed), seed },
           { signal: AbortSignal.any([job.signal, image.signal]), onStep: (e) => ctx.tracker.step(e) },
         );
         result.images.push({ index: k, seed, image: made });

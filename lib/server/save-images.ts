@@ -5,11 +5,11 @@ import { join } from 'node:path';
 let counter = 0;
 
 /** Writes `png` as <dir>/<timestamp>-<n>-<seed>.png (never overwriting) and returns the path. */
-export async function saveImage(dir: string, png: Uint8Array, seed: string, jobTimestamp: string): Promise<string> {
+export async function saveImage(dir: string, png: Uint8Array, seed: bigint, jobTimestamp: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   for (;;) {
     counter += 1;
-    const path = join(dir, `${jobTimestamp}-${String(counter).padStart(5, '0')}-${seed.replace(/[^0-9]/g, '')}.png`);
+    const path = join(dir, `${jobTimestamp}-${String(counter).padStart(5, '0')}-${seed}.png`);
     try {
       await writeFile(path, png, { flag: 'wx' });
       return path;

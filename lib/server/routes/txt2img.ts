@@ -8,7 +8,7 @@ import { BODY_LIMITS } from '../body-limits.js';
 import type { ServerContext } from '../context.js';
 import { stringifyExact } from '../exact-json.js';
 import { callerOf, requestedCheckpoint } from '../caller.js';
-import type { JobResult } from '../generation-job.js';
+import { seedsOf, type JobResult } from '../generation-job.js';
 import { fieldError, HttpError } from '../http-errors.js';
 import { createInfotext } from '../infotext.js';
 import { logValue } from '../log-value.js';
@@ -76,7 +76,8 @@ export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void 
       if (baked) void reply.header(GUIDANCE_HEADER, `baked ${BAKED_GUIDANCE_SCALE}; requested cfg_scale ${body.cfg_scale} not applied`);
       // -1 and null: random, as A1111's get_fixed_seed.
       const firstSeed = fromInfotext.seed ?? (body.seed === null || body.seed === -1 ? randomSeed() : BigInt(body.seed));
-      if (firstSeed + BigInt(count - 1) > MAX_SEED) throw fieldError('seed', `seed ${firstSeed} + ${count - 1} images passes 2^64-1`);
+      const allSeeds = seedsOf({ firstSeed, count });
+      if (allSeeds.at(-1)! > MAX_SEED) throw fieldError('seed', `seed ${firstSeed} + ${count - 1} images passes 2^64-1`);
       const taskId = body.force_task_id ?? `task(${randomUUID().replace(/-/g, '').slice(0, 15)})`;
 
       // A client that goes away: dropped from the queue, or its run interrupted at the next step.
@@ -137,7 +138,6 @@ export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void 
       if (gone.signal.aborted) ctx.log(`sd-mali serve: txt2img interrupted: the client disconnected (${result.images.length} of ${count} images made)`);
       const made = result.images;
       if (body.save_images) for (const m of made) await saveImage(ctx.outputDir, m.image.png, m.image.seed, result.jobTimestamp);
-      const allSeeds = Array.from({ length: count }, (_, k) => firstSeed + BigInt(k));
       const info = {
         prompt: body.prompt,
         all_prompts: Array(count).fill(body.prompt),

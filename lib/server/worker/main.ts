@@ -51,7 +51,7 @@ async function generate(id: number, request: Extract<ToWorker, { type: 'generate
       steps: request.steps,
       scheduler: request.scheduler,
       ...(request.sigmaSchedule !== undefined ? { schedulerOptions: { sigmaSchedule: request.sigmaSchedule } } : {}),
-      seed: BigInt(request.seed),
+      seed: request.seed,
       signal: controller.signal,
       // A cancel (interrupt, skip) keeps what was made so far, as A1111 returns it.
       decodeOnAbort: true,
@@ -76,7 +76,7 @@ async function generate(id: number, request: Extract<ToWorker, { type: 'generate
     send({
       type: 'done',
       id,
-      image: { png, parameters, seed: String(image.seed), width: image.width, height: image.height, totalMs: image.timings.totalMs, partial: controller.signal.aborted },
+      image: { png, parameters, seed: request.seed, width: image.width, height: image.height, totalMs: image.timings.totalMs, partial: controller.signal.aborted },
     });
   } catch (err) {
     send({ type: 'failed', id, error: describeFailure(err) });

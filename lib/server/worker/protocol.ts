@@ -25,8 +25,8 @@ export interface WorkerGenerate {
   sigmaSchedule?: SigmaSchedule;
   /** The 'parameters' text to write into the PNG (A1111's infotext); default the library's. */
   infotext?: string;
-  /** Decimal, so 64-bit seeds survive. */
-  seed: string;
+  /** Exact to 2^64-1: the IPC's advanced serialization carries bigints as they are. */
+  seed: bigint;
   /** Only where the executable does not bake guidance in. */
   guidanceScale?: number;
 }
@@ -54,7 +54,7 @@ export interface WorkerImage {
   /** The PNG, with the A1111 'parameters' text chunk. */
   png: Uint8Array;
   parameters: string;
-  seed: string;
+  seed: bigint;
   width: number;
   height: number;
   totalMs: number;
