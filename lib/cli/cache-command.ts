@@ -1,6 +1,8 @@
 /** sd-mali cache info | clear: the OpenCL program cache (see lib/tvm/program-cache.ts). */
+import type { Command } from 'commander';
 import { clearProgramCache, defaultCacheRoot, inspectProgramCache, programCacheDir, type ProgramCacheContents } from '../tvm/index.js';
 import { formatBytes } from './model-report.js';
+import { programCacheOption } from './program-cache-option.js';
 
 export interface CacheCommandOptions {
   programCache?: string;
@@ -34,4 +36,26 @@ export async function cacheClearCommand(opts: CacheCommandOptions): Promise<numb
     opts.json ? `${JSON.stringify({ dir, ...removed })}\n` : `removed ${removed.entries} program${removed.entries === 1 ? '' : 's'} (${formatBytes(removed.bytes)}) from ${dir}\n`,
   );
   return 0;
+}
+
+/** Adds `cache info` and `cache clear` to the sd-mali program. */
+export function registerCacheCommand(program: Command): void {
+  const cache = program.command('cache').description('the cache of compiled OpenCL programs that makes the second run start fast');
+  cache
+    .command('info')
+    .description('where the cache is, how many programs and bytes it holds, and what the last run took from it')
+    .addOption(programCacheOption('inspect'))
+    .option('--json', 'machine-readable output')
+    .action(async (opts: CacheCommandOptions) => {
+      process.exitCode = await cacheInfoCommand(opts);
+    });
+  cache
+    .command('clear')
+    .description('delete every cached program (the next run builds them from source again)')
+    .addOption(programCacheOption('inspect'))
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  $ sd-mali cache clear')
+    .action(async (opts: CacheCommandOptions) => {
+      process.exitCode = await cacheClearCommand(opts);
+    });
 }

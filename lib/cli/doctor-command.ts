@@ -4,6 +4,7 @@
  * model directory itself (files, shards, functions, tokenizer), without loading weights.
  * Exit status 0 only when nothing needed is missing; every problem comes with its remedy.
  */
+import type { Command } from 'commander';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { freemem, platform } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { REQUIRED_FUNCTIONS, describeTokenizerSource, executableFileName, loadTo
 import { deviceOfExecutable } from '../pipeline/model-directory.js';
 import { DEVICE_TYPE, describeVendorFiles, diagnoseOpenCl, inspectProgramCache, loadRuntime, openClForwarderState, openClSystemView, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
 import { allowCpuOpenCl } from './cpu-opencl.js';
+import { programCacheOption } from './program-cache-option.js';
 import { cacheDirFor, describeCache } from './cache-command.js';
 import { nativeBinding } from '../tvm/native.js';
 import { summarizeWeights } from '../artifacts/index.js';
@@ -296,4 +298,30 @@ export async function doctorCommand(opts: DoctorOptions): Promise<number> {
     process.stdout.write(`${lines.join('\n')}\n`);
   }
   return failed === 0 ? 0 : 1;
+}
+
+/** Adds `doctor` to the sd-mali program. */
+export function registerDoctorCommand(program: Command): void {
+  program
+    .command('doctor')
+    .description('check the TVM runtime, OpenCL devices, Mali driver settings, memory and a model directory')
+    .option('-m, --model <dir>', 'model directory to validate (files, shards, functions), without loading weights')
+    .option('--tokenizer <dir>', 'CLIP tokenizer folder; default <model>/tokenizer, else the bundled SD 1.x tokenizer')
+    .option('-d, --device <device>', 'the device generate will use')
+    .option('--runtime <path>', 'libtvm_runtime.so to check')
+    .addOption(programCacheOption('inspect'))
+    .option('--allow-cpu-opencl', 'a CPU OpenCL device is wanted (also SD_MALI_ALLOW_CPU_OPENCL=1); otherwise --device opencl on one fails')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      `
+Exit status 0 only when everything generate needs is there.
+
+Examples:
+  $ sd-mali doctor
+  $ sd-mali doctor --model ./dist --runtime /opt/tvm/build/libtvm_runtime.so`,
+    )
+    .action(async (opts: DoctorOptions) => {
+      process.exitCode = await doctorCommand(opts);
+    });
 }

@@ -1,11 +1,13 @@
 /** sd-mali generate "<prompt>": load the model, make one image, write it as a PNG. */
+import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { AbortError } from '../errors.js';
-import { StableDiffusion, type GenerateOptions } from '../pipeline/index.js';
+import { DEFAULT_SCHEDULER, DEFAULT_STEPS, StableDiffusion, type GenerateOptions } from '../pipeline/index.js';
 import { randomSeed } from '../pipeline/options.js';
 import { checkGenerateOptions } from '../pipeline/stable-diffusion.js';
-import type { SchedulerName, SigmaSchedule } from '../schedulers/index.js';
+import { SCHEDULER_NAMES, SIGMA_SCHEDULES, type SchedulerName, type SigmaSchedule } from '../schedulers/index.js';
 import { allowCpuOpenCl, describeDevice } from './cpu-opencl.js';
 import { checkWritable, defaultOutputName, writeAtomically } from './output-file.js';
+import { programCacheOption } from './program-cache-option.js';
 import { createProgress } from './progress.js';
 
 export interface GenerateCommandOptions {
@@ -106,4 +108,50 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
     process.off('SIGINT', onSignal);
     pipe?.dispose();
   }
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CommanderArgumentError('must be an integer >= 1');
+  return n;
+}
+
+function seedValue(value: string): bigint {
+  if (!/^-?\d+$/.test(value)) throw new CommanderArgumentError('must be an integer');
+  return BigInt(value);
+}
+
+/** Adds `generate` to the sd-mali program. */
+export function registerGenerateCommand(program: Command): void {
+  program
+    .command('generate')
+    .description('make an image from a prompt and write it as a PNG')
+    .argument('<prompt>', 'what to draw')
+    .option('--negative <text>', 'negative prompt')
+    .option('-m, --model <dir>', 'model directory written by the TVM build', './dist')
+    .option('--tokenizer <dir>', 'CLIP tokenizer folder (vocab.json + merges.txt, or tokenizer.json); default <model>/tokenizer, else the SD 1.x tokenizer bundled with sd-mali')
+    .option('-d, --device <device>', "'opencl', 'cpu', 'cuda', 'vulkan' or 'metal', optionally ':<id>'; default: the first that works")
+    .option('-s, --steps <n>', 'inference steps', positiveInt, DEFAULT_STEPS)
+    .addOption(new Option('--scheduler <name>', 'sampler').choices([...SCHEDULER_NAMES]).default(DEFAULT_SCHEDULER))
+    .addOption(new Option('--sigma-schedule <type>', "schedule type (A1111's Karras, Exponential, Beta) for samplers that take one; default: the sampler's own").choices([...SIGMA_SCHEDULES]))
+    .option('--seed <n>', 'seed of the initial noise (torch.manual_seed-compatible); default random', seedValue)
+    .option('-o, --output <file>', 'PNG to write; default sd-<seed>-<prompt>.png')
+    .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
+    .addOption(programCacheOption('use'))
+    .option('--warmup', 'build every kernel before the first step, shown as its own phase')
+    .option('--allow-cpu-opencl', 'accept a CPU as the OpenCL device (e.g. PoCL; also SD_MALI_ALLOW_CPU_OPENCL=1); refused otherwise')
+    .option('--json', 'print a JSON summary instead of progress and a line')
+    .option('-f, --force', 'overwrite the output file')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ sd-mali generate "an astronaut riding a horse" --model ./dist --steps 20 --seed 42
+  $ sd-mali generate "a red fox in a misty forest" --negative "blurry" --scheduler dpm++2m-karras -o fox.png
+  $ sd-mali generate "a harbour at dusk" --scheduler heun --sigma-schedule exponential --steps 12
+  $ SD_MALI_TVM_RUNTIME=/opt/tvm/build/libtvm_runtime.so sd-mali generate "a lighthouse" --json`,
+    )
+    .action(async (prompt: string, opts: GenerateCommandOptions) => {
+      process.exitCode = await generateCommand(prompt, opts);
+    });
 }

@@ -1,4 +1,5 @@
 /** sd-mali info <dir>: what a model directory holds. */
+import type { Command } from 'commander';
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { loadRuntime } from '../tvm/index.js';
@@ -102,4 +103,18 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
   out.push('', `tokenizer: ${describeTokenizerSource(tokenizer)}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
+}
+
+/** Adds `info` to the sd-mali program. */
+export function registerInfoCommand(program: Command): void {
+  program
+    .command('info')
+    .description("list a model directory's executables, functions, weights and scheduler constants")
+    .argument('<dir>', 'model directory')
+    .option('--runtime <path>', 'libtvm_runtime.so used to read the function tables')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  $ sd-mali info ./dist')
+    .action(async (dir: string, opts: InfoCommandOptions) => {
+      process.exitCode = await infoCommand(dir, opts);
+    });
 }

@@ -10,10 +10,10 @@ import { stringifyExact } from '../exact-json.js';
 import { callerOf, requestedCheckpoint } from '../caller.js';
 import { seedsOf, type JobResult } from '../generation-job.js';
 import { fieldError, HttpError } from '../http-errors.js';
-import { createInfotext } from '../infotext.js';
 import { logValue } from '../log-value.js';
 import { chooseSampler } from '../samplers.js';
 import { saveImage } from '../save-images.js';
+import { infotextOf, txt2imgInfo } from '../txt2img-info.js';
 import { applyInfotext, echoParameters, txt2imgSchema, type Txt2ImgRequest } from '../txt2img-request.js';
 import { WorkerCrashedError, WorkerJobError, WorkerLoadError } from '../worker/supervisor.js';
 
@@ -89,24 +89,7 @@ export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void 
       // cut a generation that takes minutes; a client that leaves is seen by 'close' above.
       request.raw.socket.setTimeout(0);
 
-      const infotext = (seed: bigint): string =>
-        createInfotext({
-          prompt: body.prompt,
-          negativePrompt: body.negative_prompt,
-          params: [
-            ['Steps', body.steps],
-            ['Sampler', sampler.sampler],
-            ['Schedule type', sampler.scheduleType === 'Automatic' ? undefined : sampler.scheduleType],
-            ['CFG scale', cfgApplied],
-            ['Seed', String(seed)],
-            ['Size', `${model.width}x${model.height}`],
-            ['Model hash', identity.shortHash ?? undefined],
-            ['Model', identity.name],
-            // sd-mali's initial noise is torch.randn on the CPU: A1111's RNG setting "CPU".
-            ['RNG', 'CPU'],
-            ['Version', `sd-mali ${ctx.version}`],
-          ],
-        });
+      const infotext = infotextOf({ prompt: body.prompt, negativePrompt: body.negative_prompt, steps: body.steps, sampler, cfgScale: cfgApplied, model, identity, version: ctx.version });
 
       let result: JobResult;
       try {
@@ -138,48 +121,7 @@ export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void 
       if (gone.signal.aborted) ctx.log(`sd-mali serve: txt2img interrupted: the client disconnected (${result.images.length} of ${count} images made)`);
       const made = result.images;
       if (body.save_images) for (const m of made) await saveImage(ctx.outputDir, m.image.png, m.image.seed, result.jobTimestamp);
-      const info = {
-        prompt: body.prompt,
-        all_prompts: Array(count).fill(body.prompt),
-        negative_prompt: body.negative_prompt,
-        all_negative_prompts: Array(count).fill(body.negative_prompt),
-        seed: firstSeed,
-        all_seeds: allSeeds,
-        subseed: -1,
-        all_subseeds: Array(count).fill(-1),
-        subseed_strength: 0,
-        width: model.width,
-        height: model.height,
-        sampler_name: sampler.sampler,
-        scheduler: sampler.scheduleType,
-        cfg_scale: cfgApplied,
-        steps: body.steps,
-        batch_size: body.batch_size,
-        n_iter: body.n_iter,
-        restore_faces: false,
-        face_restoration_model: null,
-        sd_model_name: identity.name,
-        sd_model_hash: identity.shortHash,
-        sd_vae_name: null,
-        sd_vae_hash: null,
-        seed_resize_from_w: -1,
-        seed_resize_from_h: -1,
-        denoising_strength: null,
-        extra_generation_params: baked ? { 'CFG scale': `${BAKED_GUIDANCE_SCALE} (baked into the executable; requested ${body.cfg_scale} not applied)` } : {},
-        index_of_first_image: 0,
-        infotexts: made.map((m) => m.image.parameters),
-        styles: [],
-        job_timestamp: result.jobTimestamp,
-        clip_skip: 1,
-        is_using_inpainting_conditioning: false,
-        version: `sd-mali ${ctx.version}`,
-        // sd-mali's own: what the executable did and what stopped early.
-        guidance_baked: baked,
-        cfg_scale_requested: body.cfg_scale,
-        interrupted: result.interrupted,
-        skipped_images: result.skipped,
-        image_seeds: made.map((m) => m.seed),
-      };
+      const info = txt2imgInfo({ body, count, firstSeed, allSeeds, model, identity, sampler, cfgApplied, baked, result, version: ctx.version });
       if (result.interrupted || result.skipped.length > 0) {
         ctx.log(`sd-mali serve: txt2img ${logValue(taskId, 40)}: ${made.length} of ${count} images made${result.interrupted ? ', interrupted' : ''}${result.skipped.length ? `, ${result.skipped.length} skipped` : ''}`);
       }

@@ -1,0 +1,107 @@
+/**
+ * What txt2img writes besides the images: each image's infotext (A1111's
+ * create_infotext, which the PNG carries) and the response's `info` object, field for
+ * field as A1111 1.10 returns it, with sd-mali's own fields at the end.
+ */
+import { BAKED_GUIDANCE_SCALE } from '../pipeline/index.js';
+import type { JobResult } from './generation-job.js';
+import { createInfotext } from './infotext.js';
+import type { ModelIdentity } from './model-identity.js';
+import type { SamplerChoice } from './samplers.js';
+import type { Txt2ImgRequest } from './txt2img-request.js';
+import type { WorkerInfo } from './worker/protocol.js';
+
+export interface InfotextParts {
+  prompt: string;
+  negativePrompt: string;
+  steps: number;
+  sampler: SamplerChoice;
+  /** The guidance scale applied (the baked one where the executable has it compiled in). */
+  cfgScale: number;
+  model: Pick<WorkerInfo, 'width' | 'height'>;
+  identity: ModelIdentity;
+  version: string;
+}
+
+/** The infotext of each image, by its seed. */
+export function infotextOf(parts: InfotextParts): (seed: bigint) => string {
+  return (seed) =>
+    createInfotext({
+      prompt: parts.prompt,
+      negativePrompt: parts.negativePrompt,
+      params: [
+        ['Steps', parts.steps],
+        ['Sampler', parts.sampler.sampler],
+        ['Schedule type', parts.sampler.scheduleType === 'Automatic' ? undefined : parts.sampler.scheduleType],
+        ['CFG scale', parts.cfgScale],
+        ['Seed', String(seed)],
+        ['Size', `${parts.model.width}x${parts.model.height}`],
+        ['Model hash', parts.identity.shortHash ?? undefined],
+        ['Model', parts.identity.name],
+        // sd-mali's initial noise is torch.randn on the CPU: A1111's RNG setting "CPU".
+        ['RNG', 'CPU'],
+        ['Version', `sd-mali ${parts.version}`],
+      ],
+    });
+}
+
+export interface Txt2ImgInfoParts {
+  body: Txt2ImgRequest;
+  count: number;
+  firstSeed: bigint;
+  allSeeds: bigint[];
+  model: Pick<WorkerInfo, 'width' | 'height'>;
+  identity: ModelIdentity;
+  sampler: SamplerChoice;
+  cfgApplied: number;
+  baked: boolean;
+  result: JobResult;
+  version: string;
+}
+
+/** The response's `info` (a JSON string in the reply, with exact 64-bit seeds). */
+export function txt2imgInfo({ body, count, firstSeed, allSeeds, model, identity, sampler, cfgApplied, baked, result, version }: Txt2ImgInfoParts): Record<string, unknown> {
+  const made = result.images;
+  return {
+    prompt: body.prompt,
+    all_prompts: Array(count).fill(body.prompt),
+    negative_prompt: body.negative_prompt,
+    all_negative_prompts: Array(count).fill(body.negative_prompt),
+    seed: firstSeed,
+    all_seeds: allSeeds,
+    subseed: -1,
+    all_subseeds: Array(count).fill(-1),
+    subseed_strength: 0,
+    width: model.width,
+    height: model.height,
+    sampler_name: sampler.sampler,
+    scheduler: sampler.scheduleType,
+    cfg_scale: cfgApplied,
+    steps: body.steps,
+    batch_size: body.batch_size,
+    n_iter: body.n_iter,
+    restore_faces: false,
+    face_restoration_model: null,
+    sd_model_name: identity.name,
+    sd_model_hash: identity.shortHash,
+    sd_vae_name: null,
+    sd_vae_hash: null,
+    seed_resize_from_w: -1,
+    seed_resize_from_h: -1,
+    denoising_strength: null,
+    extra_generation_params: baked ? { 'CFG scale': `${BAKED_GUIDANCE_SCALE} (baked into the executable; requested ${body.cfg_scale} not applied)` } : {},
+    index_of_first_image: 0,
+    infotexts: made.map((m) => m.image.parameters),
+    styles: [],
+    job_timestamp: result.jobTimestamp,
+    clip_skip: 1,
+    is_using_inpainting_conditioning: false,
+    version: `sd-mali ${version}`,
+    // sd-mali's own: what the executable did and what stopped early.
+    guidance_baked: baked,
+    cfg_scale_requested: body.cfg_scale,
+    interrupted: result.interrupted,
+    skipped_images: result.skipped,
+    image_seeds: made.map((m) => m.seed),
+  };
+}
