@@ -57,7 +57,7 @@ export function createDpmSolver(options: DpmSolverOptions): Scheduler {
   const sig = Float32Array.from([...sigmas, sigmaLast]);
   const n = timesteps.length;
   const name = options.useKarrasSigmas ? 'dpm++2m-karras' : 'dpm++2m';
-  const counter = new StepCounter(name, n);
+  const counter = new StepCounter(name, n, options.beginIndex);
   let previous: Float32Array | undefined; // the last converted model output (m1)
   let lowerOrderNums = 0;
 

@@ -32,7 +32,7 @@ export function sigmaSchedule(options: SigmaSchedulerOptions): { timesteps: numb
 export function createEuler(options: SigmaSchedulerOptions, ancestral: boolean): Scheduler {
   const { timesteps, sigmas, spacing } = sigmaSchedule(options);
   const name = ancestral ? 'euler-a' : 'euler';
-  const counter = new StepCounter(name, timesteps.length);
+  const counter = new StepCounter(name, timesteps.length, options.beginIndex);
   return {
     ...sigmaSpaceScheduler(name, timesteps, sigmas, spacing),
     step(modelOutput, i, sample, generator?: NoiseSource) {

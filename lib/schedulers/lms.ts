@@ -33,7 +33,7 @@ export function lmsCoefficient(sigmas: ArrayLike<number>, order: number, t: numb
 
 export function createLms(options: SigmaSchedulerOptions, maxOrder = 4): Scheduler {
   const { timesteps, sigmas, spacing } = sigmaSchedule(options);
-  const counter = new StepCounter('lms', timesteps.length);
+  const counter = new StepCounter('lms', timesteps.length, options.beginIndex);
   const derivatives: Float32Array[] = [];
   return {
     ...sigmaSpaceScheduler('lms', timesteps, sigmas, spacing),
@@ -54,7 +54,9 @@ export function createLms(options: SigmaSchedulerOptions, maxOrder = 4): Schedul
       for (let k = 0; k < n; k++) {
         // sum(coeff * derivative for ... zip(coeffs, reversed(derivatives))), then sample + sum.
         let acc = 0;
-        for (let c = 0; c < order; c++) acc = f32(acc + f32(coeffs[c]! * derivatives[derivatives.length - 1 - c]![k]!));
+        // zip(lms_coeffs, reversed(derivatives)) in diffusers: after a late begin there are
+        // fewer derivatives than the order asks for, and the extra coefficients go unused.
+        for (let c = 0; c < Math.min(order, derivatives.length); c++) acc = f32(acc + f32(coeffs[c]! * derivatives[derivatives.length - 1 - c]![k]!));
         out[k] = f32(sample[k]! + acc);
       }
       return out;
