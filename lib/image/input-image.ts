@@ -97,9 +97,9 @@ async function open(input: ImageInput, what: string, limits: ImageLimits): Promi
     throw new InvalidImageError('not-an-image', `${what} must be a file path, the bytes of a PNG/JPEG/WebP file, or { data, width, height } raw RGBA`);
   }
   let meta: Metadata;
-  const image = sharp(source, { limitInputPixels: maxPixels, failOn: 'error' });
+  // The header alone (sharp's pixel limit would fail this read with a vaguer message).
   try {
-    meta = await image.metadata();
+    meta = await sharp(source, { limitInputPixels: false }).metadata();
   } catch (err) {
     throw new InvalidImageError('not-an-image', `${what}: ${describe(input)} is not a PNG, JPEG or WebP image (${(err as Error).message})`, { cause: err });
   }
@@ -109,7 +109,7 @@ async function open(input: ImageInput, what: string, limits: ImageLimits): Promi
   if (meta.width * meta.height > maxPixels) {
     throw new InvalidImageError('too-many-pixels', `${what} is ${meta.width}x${meta.height} = ${meta.width * meta.height} pixels; the limit is ${maxPixels}`);
   }
-  return image;
+  return sharp(source, { limitInputPixels: maxPixels, failOn: 'error' });
 }
 
 /** A1111's integer arithmetic for the intermediate size of resize modes 1 and 2. */
