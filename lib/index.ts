@@ -8,7 +8,10 @@ export { ClipTokenizer, CLIP_MAX_LENGTH, CLIP_VOCAB_SIZE, bundledClipTokenizer, 
 export {
   createScheduler,
   isSchedulerName,
+  isSigmaSchedule,
   SCHEDULER_NAMES,
+  SIGMA_SCHEDULES,
+  sigmaSchedulesFor,
   SD15_TRAINING,
   trainingSchedule,
   type CreateSchedulerOptions,
@@ -16,6 +19,7 @@ export {
   type Scheduler,
   type SchedulerName,
   type SchedulerOptions,
+  type SigmaSchedule,
   type TimestepSpacing,
   type TrainingConfig,
 } from './schedulers/index.js';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createGenerator } from '../lib/random/index.js';
 import { createScheduler, SCHEDULER_NAMES, trainingSchedule, type SchedulerName } from '../lib/schedulers/index.js';
 import { golden, readJson } from './support/golden.js';
-import { GOLDEN_FILES, relativeError, syntheticEps, ulpDistance, type GoldenFile } from './support/scheduler-golden.js';
+import { GOLDEN_FILES, relativeError, syntheticEps, ulpDistance, type GoldenFile, type GoldenRun } from './support/scheduler-golden.js';
 import { titled } from './support/shared-data.js';
 
 const STEP_TOLERANCE = 1e-5;
@@ -16,7 +16,33 @@ const ULPS = 4;
 // correctly rounded: up to 6 ulps apart on this data (README: 1 ulp between two machines).
 const KARRAS_FLOAT_TIMESTEP_ULPS = 8;
 
+// KDPM2's interpolated timesteps come from torch float32 log and _sigma_to_t arithmetic on
+// sigmas the reference machine's sqrt left up to 1 ulp off (README): up to 6 ulps apart here.
+const INTERPOLATED_TIMESTEP_ULPS = 8;
+
 const dir = golden('schedulers', 'diffusers scheduler trajectories');
+
+/** Float timesteps that pass through log and _sigma_to_t: Karras ones, KDPM2's interpolated ones. */
+function floatTimestepUlps(name: SchedulerName): number {
+  if (name.endsWith('-karras')) return KARRAS_FLOAT_TIMESTEP_ULPS;
+  if (name === 'dpm2' || name === 'dpm2-a') return INTERPOLATED_TIMESTEP_ULPS;
+  return ULPS;
+}
+
+/**
+ * Whether step i reads a sigma that the reference holds differently from ours. The added
+ * files' machine computed sqrt((1 - a) / a) up to 1 ulp off the correctly rounded value
+ * (README: sigma(t=0) is 0.02916753478 there, 0.02916753292 in the older files and here).
+ * Where a step divides by such a small sigma, diffusers' own float32 result moves by more
+ * than the per-element tolerance for that one ulp of input (Heun and DPM2 a with 2 steps:
+ * x - (x - sigma * eps) cancels); those steps are held to the trajectory's relative-norm
+ * tolerance instead of the per-element one.
+ */
+function readsDifferentSigma(run: GoldenRun, ours: readonly number[] | undefined, i: number): boolean {
+  if (!run.sigmas || !ours) return false;
+  for (let j = Math.max(0, i - 1); j <= Math.min(run.sigmas.length - 1, i + 1); j++) if (ulpDistance(run.sigmas[j]!, ours[j]!) !== 0) return true;
+  return false;
+}
 
 describe.skipIf(!dir.available)(titled('schedulers vs diffusers', dir), () => {
   for (const [file, name] of GOLDEN_FILES) {
@@ -36,7 +62,19 @@ describe.skipIf(!dir.available)(titled('schedulers vs diffusers', dir), () => {
           if (run.timesteps_dtype === 'int64') {
             expect(s.timesteps).toEqual(run.timesteps);
           } else {
-            run.timesteps.forEach((t, i) => expect(ulpDistance(t, s.timesteps[i]!)).toBeLessThanOrEqual(ULPS));
+            run.timesteps.forEach((t, i) => {
+              // DPM2 a's last interpolated sigma, sqrt(sigma_(n-2) * sigma_down), equals sigma(t=0)
+              // up to rounding (sigma_down cancels to ~sigma_(n-1)^2 / sigma_(n-2)), so _sigma_to_t gives 0
+              // or a hair above it, and with 2 steps the reference's 1-ulp-high sigma(t=0) gives 0.0096
+              // where ours clips to 0. Near 0 an ulp count means nothing: such timesteps must agree to
+              // within 0.05 of a training step and give the same UNet timestep.
+              if ((name === 'dpm2-a' || name === 'dpm2') && Math.abs(t) < 1 && ulpDistance(t, s.timesteps[i]!) > floatTimestepUlps(name)) {
+                expect(Math.abs(t - s.timesteps[i]!), `timestep ${i}`).toBeLessThan(0.05);
+                expect(s.modelTimestep(i)).toBe(Math.round(t));
+                return;
+              }
+              expect(ulpDistance(t, s.timesteps[i]!), `timestep ${i}`).toBeLessThanOrEqual(floatTimestepUlps(name));
+            });
           }
           if (run.sigmas) {
             expect(s.sigmas).toHaveLength(run.sigmas.length);
@@ -64,7 +102,11 @@ describe.skipIf(!dir.available)(titled('schedulers vs diffusers', dir), () => {
           let x: Float32Array = Float32Array.from(run.x_init);
           run.steps.forEach((ref, i) => {
             const out = s.step(Float32Array.from(ref.model_output), i, x, generator);
-            out.forEach((v, k) => expect(Math.abs(v - ref.prev_sample[k]!)).toBeLessThanOrEqual(STEP_TOLERANCE * Math.max(1, Math.abs(ref.prev_sample[k]!))));
+            if (readsDifferentSigma(run, s.sigmas, i)) {
+              expect(relativeError(out, ref.prev_sample), `step ${i}`).toBeLessThanOrEqual(STEP_TOLERANCE);
+            } else {
+              out.forEach((v, k) => expect(Math.abs(v - ref.prev_sample[k]!), `step ${i}[${k}]`).toBeLessThanOrEqual(STEP_TOLERANCE * Math.max(1, Math.abs(ref.prev_sample[k]!))));
+            }
             x = Float32Array.from(ref.prev_sample);
           });
         });
@@ -123,10 +165,17 @@ describe.skipIf(!dir.available)(titled('schedulers vs diffusers', dir), () => {
 });
 
 describe('scheduler contract', () => {
+  // Model calls per run (golden README): PNDM n + 1, the two-stage Heun and DPM2 2n - 1.
+  const modelCalls = (name: SchedulerName, steps: number): number => {
+    if (name === 'pndm') return steps > 1 ? steps + 1 : steps;
+    if (name === 'heun' || name === 'dpm2' || name === 'dpm2-a') return 2 * steps - 1;
+    return steps;
+  };
   it.each(SCHEDULER_NAMES)('%s runs any step count on latents of any length', (name) => {
-    for (const steps of [1, 2, 3, 7, 13, 31, 64, 150]) {
+    // LCM's steps are a subset of its 50-step original schedule.
+    for (const steps of [1, 2, 3, 7, 13, 31, 64, 150].filter((n) => name !== 'lcm' || n <= 50)) {
       const s = createScheduler(name, { steps });
-      expect(s.length).toBe(name === 'pndm' && steps > 1 ? steps + 1 : steps);
+      expect(s.length).toBe(modelCalls(name, steps));
       let x: Float32Array = Float32Array.from({ length: 37 }, (_, i) => Math.sin(i) * s.initNoiseSigma);
       const gen = createGenerator(7);
       for (let i = 0; i < s.length; i++) {

@@ -23,10 +23,14 @@ export function strengthBeginIndex(steps: number, strength: number, order = 1): 
   return tStart * order;
 }
 
-/** Model calls per inference step: 2 for the second-order samplers (Heun, DPM2), else 1. */
+/** diffusers' `order` class attribute where it is not 1: Heun and KDPM2 (ancestral) call the model twice per step. */
+const SECOND_ORDER = new Set(['heun', 'dpm2', 'dpm2-a']);
+
+/** Model calls per inference step (the scheduler's own `order` if it has one): get_timesteps slices by it. */
 export function schedulerOrder(scheduler: Scheduler): number {
   const order = (scheduler as { order?: unknown }).order;
-  return typeof order === 'number' && Number.isInteger(order) && order > 0 ? order : 1;
+  if (typeof order === 'number' && Number.isInteger(order) && order > 0) return order;
+  return SECOND_ORDER.has(scheduler.name) ? 2 : 1;
 }
 
 /**

@@ -4,39 +4,41 @@
  */
 import { f32 } from './numpy-like.js';
 import { StepCounter, type NoiseSource, type Scheduler, type SchedulerOptions } from './scheduler.js';
-import { interpolateSigmas, karrasSigmas, logF32, sigmaSpaceScheduler, sigmaToT } from './sigma-schedule.js';
+import type { SchedulerName } from './names.js';
+import { convertSigmas, interpolateSigmas, logF32, sigmaSpaceScheduler, sigmaToT } from './sigma-schedule.js';
 import { checkSteps, floatTimesteps } from './spacing.js';
 import { SD15_TRAINING, trainingSchedule } from './training-schedule.js';
 
-export interface SigmaSchedulerOptions extends SchedulerOptions {
-  /** Karras sigmas (Euler and LMS): timesteps follow from the sigmas. */
-  useKarrasSigmas?: boolean;
-}
-
-/** Timesteps and sigmas (with the final 0) of LMS, Euler and Euler ancestral. */
-export function sigmaSchedule(options: SigmaSchedulerOptions): { timesteps: number[]; sigmas: Float32Array; spacing: string } {
+/**
+ * Timesteps and sigmas (with the final 0) of LMS, Euler and Euler ancestral; with a sigma
+ * schedule (Karras, exponential, beta) the timesteps follow from the converted sigmas.
+ */
+export function sigmaSchedule(
+  options: SchedulerOptions,
+  /** How a converted schedule's float64 timestep is stored (float32, or KDPM2's rounding). */
+  castTimestep: (t: number) => number = f32,
+): { timesteps: number[]; sigmas: Float32Array; spacing: string } {
   const cfg = options.training ?? SD15_TRAINING;
   checkSteps(options.steps, cfg.numTrainTimesteps);
   const spacing = options.timestepSpacing ?? 'linspace';
   const train = trainingSchedule(cfg);
   let timesteps = floatTimesteps(spacing, options.steps, cfg);
   let sigmas = interpolateSigmas(train.sigmas, timesteps);
-  if (options.useKarrasSigmas) {
+  if (options.sigmaSchedule) {
     const logSigmas = logF32(train.sigmas);
-    sigmas = karrasSigmas(sigmas, options.steps);
-    timesteps = sigmas.map((s) => f32(sigmaToT(s, logSigmas)));
+    sigmas = convertSigmas(options.sigmaSchedule, sigmas, options.steps);
+    timesteps = sigmas.map((s) => castTimestep(sigmaToT(s, logSigmas)));
   }
   return { timesteps, sigmas: Float32Array.from([...sigmas, 0]), spacing };
 }
 
-export function createEuler(options: SigmaSchedulerOptions, ancestral: boolean): Scheduler {
+export function createEuler(name: SchedulerName, options: SchedulerOptions, ancestral: boolean): Scheduler {
   const { timesteps, sigmas, spacing } = sigmaSchedule(options);
-  const name = ancestral ? 'euler-a' : 'euler';
   const counter = new StepCounter(name, timesteps.length, options.beginIndex);
   return {
     ...sigmaSpaceScheduler(name, timesteps, sigmas, spacing),
     step(modelOutput, i, sample, generator?: NoiseSource) {
-      if (ancestral && !generator) throw new TypeError('euler-a: step() needs a generator for its noise');
+      if (ancestral && !generator) throw new TypeError(`${name}: step() needs a generator for its noise`);
       counter.take(i, modelOutput, sample);
       const sigma = sigmas[i]!;
       const next = sigmas[i + 1]!;

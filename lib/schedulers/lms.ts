@@ -5,9 +5,10 @@
  * nodes is exact, and the result agrees to float32 precision.
  */
 import { f32 } from './numpy-like.js';
-import { StepCounter, type Scheduler } from './scheduler.js';
+import type { SchedulerName } from './names.js';
+import { StepCounter, type Scheduler, type SchedulerOptions } from './scheduler.js';
 import { sigmaSpaceScheduler } from './sigma-schedule.js';
-import { sigmaSchedule, type SigmaSchedulerOptions } from './euler.js';
+import { sigmaSchedule } from './euler.js';
 
 const GAUSS_NODES = [-Math.sqrt(3 / 5), 0, Math.sqrt(3 / 5)];
 const GAUSS_WEIGHTS = [5 / 9, 8 / 9, 5 / 9];
@@ -31,12 +32,12 @@ export function lmsCoefficient(sigmas: ArrayLike<number>, order: number, t: numb
   return sum * half;
 }
 
-export function createLms(options: SigmaSchedulerOptions, maxOrder = 4): Scheduler {
+export function createLms(name: SchedulerName, options: SchedulerOptions, maxOrder = 4): Scheduler {
   const { timesteps, sigmas, spacing } = sigmaSchedule(options);
-  const counter = new StepCounter('lms', timesteps.length, options.beginIndex);
+  const counter = new StepCounter(name, timesteps.length, options.beginIndex);
   const derivatives: Float32Array[] = [];
   return {
-    ...sigmaSpaceScheduler('lms', timesteps, sigmas, spacing),
+    ...sigmaSpaceScheduler(name, timesteps, sigmas, spacing),
     step(modelOutput, i, sample) {
       counter.take(i, modelOutput, sample);
       const sigma = sigmas[i]!;
@@ -54,8 +55,8 @@ export function createLms(options: SigmaSchedulerOptions, maxOrder = 4): Schedul
       for (let k = 0; k < n; k++) {
         // sum(coeff * derivative for ... zip(coeffs, reversed(derivatives))), then sample + sum.
         let acc = 0;
-        // zip(lms_coeffs, reversed(derivatives)) in diffusers: after a late begin there are
-        // fewer derivatives than the order asks for, and the extra coefficients go unused.
+        // zip() stops at the shorter list: after a late begin (img2img) there are fewer
+        // derivatives than the order asks for, and the extra coefficients go unused.
         for (let c = 0; c < Math.min(order, derivatives.length); c++) acc = f32(acc + f32(coeffs[c]! * derivatives[derivatives.length - 1 - c]![k]!));
         out[k] = f32(sample[k]! + acc);
       }

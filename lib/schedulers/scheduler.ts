@@ -1,5 +1,8 @@
 /** The one interface every scheduler implements. */
+import type { SchedulerName, SigmaSchedule } from './names.js';
 import type { TimestepSpacing, TrainingConfig } from './training-schedule.js';
+
+export type { SchedulerName, SigmaSchedule } from './names.js';
 
 /** A source of standard normal noise (the ancestral schedulers draw from it each step). */
 export interface NoiseSource {
@@ -24,10 +27,6 @@ export interface Scheduler {
   step(modelOutput: Float32Array, i: number, sample: Float32Array, generator?: NoiseSource): Float32Array;
 }
 
-export type SchedulerName = 'pndm' | 'lms' | 'dpm++2m' | 'dpm++2m-karras' | 'euler' | 'euler-a' | 'ddim';
-
-export const SCHEDULER_NAMES: readonly SchedulerName[] = ['pndm', 'lms', 'dpm++2m', 'dpm++2m-karras', 'euler', 'euler-a', 'ddim'];
-
 export interface SchedulerOptions {
   /** Inference steps, any integer >= 1. */
   steps: number;
@@ -35,6 +34,12 @@ export interface SchedulerOptions {
   timestepSpacing?: TimestepSpacing;
   /** DPM-Solver: 'zero' (diffusers' default) or 'sigma_min' (end at timestep 0's sigma, as the seed's compiled steps do). */
   finalSigmasType?: 'zero' | 'sigma_min';
+  /**
+   * Sigma spacing (A1111's schedule type) where the sampler accepts one (sigmaSchedulesFor):
+   * diffusers' use_karras_sigmas / use_exponential_sigmas / use_beta_sigmas. Default: the
+   * class's own (interpolated training sigmas).
+   */
+  sigmaSchedule?: SigmaSchedule;
   /** The training schedule; default SD 1.x. */
   training?: TrainingConfig;
   /**

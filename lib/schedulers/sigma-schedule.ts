@@ -3,7 +3,9 @@
  * interpolating the training sigmas at the chosen timesteps, Karras' rho = 7 spacing, and
  * mapping a sigma back to a (fractional) timestep.
  */
+import { betaPpf } from './beta-distribution.js';
 import { f32, interpIndex, linspace, roundHalfEven } from './numpy-like.js';
+import type { SigmaSchedule } from './names.js';
 import type { Scheduler, SchedulerName } from './scheduler.js';
 
 /** np.interp of the float32 training sigmas at each timestep (float64 results). */
@@ -21,6 +23,35 @@ export function karrasSigmas(inSigmas: readonly number[], steps: number): number
   return linspace(0, 1, steps).map((r) => (maxInv + r * (minInv - maxInv)) ** rho);
 }
 
+/** diffusers' _convert_to_exponential: log-uniform between in_sigmas[-1] and in_sigmas[0] (float64). */
+export function exponentialSigmas(inSigmas: readonly number[], steps: number): number[] {
+  const sigmaMin = inSigmas[inSigmas.length - 1]!;
+  const sigmaMax = inSigmas[0]!;
+  return linspace(Math.log(sigmaMax), Math.log(sigmaMin), steps).map(Math.exp);
+}
+
+/** diffusers' _convert_to_beta (alpha = beta = 0.6): sigma_min + ppf(1 - ramp) * (sigma_max - sigma_min). */
+export function betaSigmas(inSigmas: readonly number[], steps: number, alpha = 0.6, beta = 0.6): number[] {
+  const sigmaMin = inSigmas[inSigmas.length - 1]!;
+  const sigmaMax = inSigmas[0]!;
+  return linspace(0, 1, steps).map((r) => sigmaMin + betaPpf(1 - r, alpha, beta) * (sigmaMax - sigmaMin));
+}
+
+/**
+ * diffusers' class-specific sigma conversion for a schedule type: in_sigmas is what each
+ * class passes (its interpolated sigmas, or the reversed training sigmas for DPM/UniPC).
+ */
+export function convertSigmas(schedule: SigmaSchedule, inSigmas: readonly number[], steps: number): number[] {
+  switch (schedule) {
+    case 'karras':
+      return karrasSigmas(inSigmas, steps);
+    case 'exponential':
+      return exponentialSigmas(inSigmas, steps);
+    case 'beta':
+      return betaSigmas(inSigmas, steps);
+  }
+}
+
 /** diffusers' _sigma_to_t: the fractional timestep whose log-sigma interpolates `sigma`. */
 export function sigmaToT(sigma: number, logSigmas: Float32Array): number {
   const logSigma = Math.log(Math.max(sigma, 1e-10));
@@ -32,6 +63,21 @@ export function sigmaToT(sigma: number, logSigmas: Float32Array): number {
   const hi = logSigmas[low + 1]!;
   const w = Math.min(1, Math.max(0, (lo - logSigma) / (lo - hi)));
   return (1 - w) * low + w * (low + 1);
+}
+
+/**
+ * _sigma_to_t as KDPM2 calls it on torch tensors (its interpolated sigmas against the
+ * float32 log_sigmas tensor): the same search, the arithmetic in float32.
+ */
+export function sigmaToTF32(sigma: number, logSigmas: Float32Array): number {
+  const logSigma = f32(Math.log(f32(Math.max(sigma, 1e-10))));
+  let low = 0;
+  for (let j = 0; j < logSigmas.length; j++) if (f32(logSigma - logSigmas[j]!) >= 0) low = j;
+  low = Math.min(low, logSigmas.length - 2);
+  const lo = logSigmas[low]!;
+  const hi = logSigmas[low + 1]!;
+  const w = Math.min(1, Math.max(0, f32(f32(lo - logSigma) / f32(lo - hi))));
+  return f32(f32(f32(1 - w) * low) + f32(w * (low + 1)));
 }
 
 /** np.log of a float32 array: float32 results. */

@@ -9,6 +9,17 @@ export const GOLDEN_FILES: ReadonlyArray<[string, SchedulerName]> = [
   ['euler_discrete.json', 'euler'],
   ['euler_ancestral_discrete.json', 'euler-a'],
   ['ddim.json', 'ddim'],
+  ['heun_discrete.json', 'heun'],
+  ['kdpm2_discrete.json', 'dpm2'],
+  ['kdpm2_ancestral_discrete.json', 'dpm2-a'],
+  ['dpmsolver_multistep_sde.json', 'dpm++2m-sde'],
+  ['dpmsolver_multistep_sde_karras.json', 'dpm++2m-sde-karras'],
+  ['dpmsolver_singlestep.json', 'dpm++2s'],
+  ['unipc_multistep.json', 'unipc'],
+  ['euler_discrete_karras.json', 'euler-karras'],
+  ['lms_discrete_karras.json', 'lms-karras'],
+  ['lcm.json', 'lcm'],
+  ['ddpm.json', 'ddpm'],
 ];
 
 export interface GoldenStep {
