@@ -57,7 +57,7 @@ describe.skipIf(!serverReady.available)(titled('sd-mali serve over HTTP', server
     expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect((await getJson(`${s.url}/internal/ping`)).status).toBe(200);
     const samplers = await getJson<{ name: string }[]>(`${s.url}/sdapi/v1/samplers`);
-    expect(samplers.body.map((x) => x.name)).toEqual(['Euler a', 'Euler', 'LMS', 'DPM++ 2M', 'DPM++ 2M Karras', 'DDIM', 'PLMS']);
+    expect(samplers.body.map((x) => x.name)).toEqual(['Euler a', 'Euler', 'LMS', 'DPM++ 2M', 'DPM++ 2M Karras', 'DDIM', 'PLMS', 'LCM']);
     const schedulers = await getJson<{ label: string }[]>(`${s.url}/sdapi/v1/schedulers`);
     expect(schedulers.body.map((x) => x.label)).toEqual(['Automatic', 'Karras']);
     const models = await getJson<{ title: string; filename: string }[]>(`${s.url}/sdapi/v1/sd-models`);

@@ -6,7 +6,7 @@
 import { AbortError } from '../errors.js';
 import type { SchedulerName } from '../schedulers/index.js';
 import type { ServerContext } from './context.js';
-import type { WorkerImage } from './worker/protocol.js';
+import type { WorkerGenerate, WorkerImage } from './worker/protocol.js';
 
 export interface JobRequest {
   prompt: string;
@@ -16,6 +16,8 @@ export interface JobRequest {
   firstSeed: bigint;
   count: number;
   guidanceScale: number | undefined;
+  /** img2img / inpainting fields passed to the worker as they are. */
+  img2img?: Pick<WorkerGenerate, 'image' | 'mask' | 'strength' | 'resizeMode' | 'maskBlur' | 'invertMask'>;
 }
 
 export interface JobResult {
@@ -53,6 +55,7 @@ export async function runJob(ctx: ServerContext, request: JobRequest, signal: Ab
             scheduler: request.scheduler,
             seed: String(seed),
             ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
+            ...request.img2img,
           },
           { signal: AbortSignal.any([job.signal, image.signal]), onStep: (e) => ctx.tracker.step(e) },
         );

@@ -21,6 +21,7 @@ export const SAMPLERS: readonly A1111Sampler[] = [
   { name: 'DPM++ 2M Karras', aliases: ['k_dpmpp_2m_ka'], scheduler: 'dpm++2m-karras', karras: 'dpm++2m-karras' },
   { name: 'DDIM', aliases: [], scheduler: 'ddim' },
   { name: 'PLMS', aliases: ['PNDM'], scheduler: 'pndm' },
+  { name: 'LCM', aliases: ['k_lcm'], scheduler: 'lcm' },
 ];
 
 /** A1111's /sdapi/v1/schedulers entries for the schedule types sd-mali can run. */
