@@ -31,7 +31,7 @@ describe.skipIf(!ready.available)(titled('the page at / in headless Chromium', r
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(`${s.url}/`);
-    await expect.poll(() => page.locator('#sampler option').count(), { timeout: 30_000 }).toBe(7);
+    await expect.poll(() => page.locator('#sampler option').count(), { timeout: 30_000 }).toBe(8);
     expect(await page.locator('#model').textContent()).toBe('model: standin-tvm0.20');
 
     await page.fill('#prompt', 'a lighthouse on a cliff at dawn');

@@ -30,6 +30,13 @@ function toHttpError(err: unknown): unknown {
 }
 
 export function registerImg2Img(app: FastifyInstance, ctx: ServerContext): void {
+  // sd-mali's own: the size the model makes and whether it does img2img (A1111 has no such
+  // route; its UI knows the checkpoint). The page sends this width and height.
+  app.get('/internal/sd-mali/model', async () => {
+    const model = ctx.model();
+    return { width: model.width, height: model.height, canEncodeImages: model.canEncodeImages, guidanceBaked: model.guidanceBaked };
+  });
+
   app.post<{ Body: Img2ImgRequest }>('/sdapi/v1/img2img', { bodyLimit: IMG2IMG_BODY_LIMIT, schema: { body: img2imgSchema(ctx.limits) } }, async (request, reply) => {
     const body = request.body;
     const model = ctx.model();
