@@ -93,7 +93,7 @@ for (const target of ['cpu', 'opencl'] as TinyTarget[]) {
       expect(info.latentShape).toEqual([1, 4, 16, 16]);
       expect(info.canEncodeImages).toBe(true);
       expect(info.guidanceBaked).toBe(false);
-      expect(info.weights.models['vae_encode']?.count).toBeGreaterThan(0);
+      expect(info.weights.models['vaeEncode']?.count).toBeGreaterThan(0);
     });
 
     for (const c of CASES) {

@@ -34,11 +34,7 @@ export interface WeightIndex {
   file: string;
   /** Its directory, where the shards are. */
   dir: string;
-  /**
-   * Weights per function, from metadata `<camelCase(function)>ParamSize` (e.g. { clip: 196,
-   * unet: 686, vae: 140, vae_encode: 120 }): keyed by the function's name, which prefixes
-   * its records (`vaeEncodeParamSize` counts `vae_encode_0 …`).
-   */
+  /** Weights per model, from metadata `<model>ParamSize` (e.g. { clip: 196, unet: 686, vae: 140 }). */
   paramCounts: Record<string, number>;
   shards: WeightShard[];
   /** Bytes in all shards. */
@@ -54,11 +50,6 @@ export function findIndexFile(paramsDir: string): string | undefined {
     if (existsSync(file)) return file;
   }
   return undefined;
-}
-
-/** vaeEncode -> vae_encode: the function a `<name>ParamSize` key counts the weights of. */
-function snakeCase(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
 function fail(file: string, message: string): never {
@@ -131,7 +122,7 @@ export function parseWeightIndex(file: string, text: string): WeightIndex {
   const paramCounts: Record<string, number> = {};
   for (const [key, value] of Object.entries(metadata)) {
     const m = /^(.+)ParamSize$/.exec(key);
-    if (m?.[1]) paramCounts[snakeCase(m[1])] = nonNegativeInt(file, `metadata.${key}`, value);
+    if (m?.[1]) paramCounts[m[1]] = nonNegativeInt(file, `metadata.${key}`, value);
   }
   const records = json['records'];
   if (!Array.isArray(records)) fail(file, 'has no "records" array');

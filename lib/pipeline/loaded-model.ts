@@ -22,9 +22,16 @@ import { loadTokenizer, resolveTokenizerSource, type TokenizerOrigin } from './t
 export const REQUIRED_FUNCTIONS = ['clip', 'concat_embeddings', 'unet', 'vae', 'image_to_rgba'] as const;
 /** Entry functions looked for besides: the VAE encoder (img2img) and the port's compiled scheduler steps. */
 const OPTIONAL_FUNCTIONS = ['vae_encode', 'pndm_scheduler_step_0', 'dpm_solver_multistep_scheduler_step'] as const;
-/** Weight groups the required functions take. */
+/** Functions that take weights: their group is `<group>_0 …`, counted by `<group>ParamSize`. */
 const REQUIRED_PARAMS = ['clip', 'unet', 'vae'] as const;
 export type ParamGroup = (typeof REQUIRED_PARAMS)[number] | 'vae_encode';
+/** The weight group of each function where sd-mali.json does not name it (functions.<f>.params). */
+const DEFAULT_GROUPS: Record<ParamGroup, string> = { clip: 'clip', unet: 'unet', vae: 'vae', vae_encode: 'vaeEncode' };
+
+function groupOf(manifest: ModelManifest | undefined, fn: ParamGroup): string {
+  const named = manifest?.functions[fn]?.params;
+  return typeof named === 'string' && named !== '' ? named : DEFAULT_GROUPS[fn];
+}
 
 /** The RK3588 port's SD 1.5 build: 512x512 images, 64x64 latents, guidance 7.5 baked into its unet. */
 const LEGACY_LATENT_SHAPE = [1, 4, 64, 64] as const;
@@ -94,6 +101,7 @@ export interface LoadedModel {
   device: Device;
   vm: RelaxVm;
   weights: ModelWeights;
+  /** Each function's weights as the array it takes, by function name. */
   params: Partial<Record<ParamGroup, TvmObject>>;
   /** vm.builtin.memory_manager.clear, on OpenCL only: see StableDiffusion's releasePooledMemory. */
   clearPool: PackedFunction | undefined;
@@ -159,8 +167,9 @@ export async function loadModel(dir: string, options: LoadOptions): Promise<Load
   const tokenizerSource = resolveTokenizerSource(model, options.tokenizer);
   const tokenizer = await loadTokenizer(tokenizerSource);
   const index = await readWeightIndexFile(requireWeightIndex(model));
-  for (const m of REQUIRED_PARAMS) {
-    if (index.paramCounts[m] === undefined) throw new ArtifactError(index.file, `metadata has no ${m}ParamSize: the ${m} weights cannot be found`);
+  for (const fn of REQUIRED_PARAMS) {
+    const g = groupOf(manifest, fn);
+    if (index.paramCounts[g] === undefined) throw new ArtifactError(index.file, `metadata has no ${g}ParamSize: the ${fn} weights cannot be found`);
   }
   const progress = (phase: LoadPhase, loadedBytes: number): void => onProgress?.({ phase, loadedBytes, totalBytes: index.totalBytes });
   throwIfAborted(signal);
@@ -188,8 +197,8 @@ export async function loadModel(dir: string, options: LoadOptions): Promise<Load
     });
     for (const list of weights.values()) for (const w of list) scope.add(w);
     const params: LoadedModel['params'] = {};
-    const groups: ParamGroup[] = [...REQUIRED_PARAMS, ...(weights.has('vae_encode') ? (['vae_encode'] as const) : [])];
-    for (const m of groups) params[m] = scope.add(await runtime.arrayAsync(weights.get(m)!));
+    const takers: ParamGroup[] = [...REQUIRED_PARAMS, ...(weights.has(groupOf(manifest, 'vae_encode')) ? (['vae_encode'] as const) : [])];
+    for (const fn of takers) params[fn] = scope.add(await runtime.arrayAsync(weights.get(groupOf(manifest, fn))!));
     const deviceName = await device.attributeAsync('deviceName');
     const clearPool = device.kind === 'opencl' ? await runtime.findGlobalFunctionAsync('vm.builtin.memory_manager.clear') : undefined;
     if (clearPool) scope.add(clearPool);
