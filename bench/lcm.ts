@@ -30,7 +30,8 @@ const MODES: Array<{ mode: string; options: GenerateOptions; batch: number }> = 
 export async function benchLcm(modelDir: string, runtimePath: string, device: string, runs = 3): Promise<LcmBenchRow[] | string> {
   const rt = loadRuntime({ library: runtimePath });
   if (!rt.device(device).exists) return `no ${device} device`;
-  const pipe = await StableDiffusion.load(modelDir, { device, tvmRuntime: runtimePath });
+  // PoCL's OpenCL device is a CPU, which load refuses unless asked: here it is the OpenCL device there is.
+  const pipe = await StableDiffusion.load(modelDir, { device, tvmRuntime: runtimePath, allowCpuOpenCl: true });
   try {
     // Both modes once first: kernels built (OpenCL), caches warm.
     for (const m of MODES) await pipe.generate('warm up', { ...m.options, seed: 0 });

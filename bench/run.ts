@@ -7,10 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchBuild, printBuild } from './build.js';
 import { printLcm, type LcmBenchRow } from './lcm.js';
 import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
 import { printPipeline, type PipelineBench } from './pipeline.js';
+import { benchRealscale, printRealscale } from './realscale.js';
 import { benchRobustness, printRobustness, type RobustnessBench } from './robustness.js';
 import { benchServer, printServer } from './server.js';
 import { benchWarmStart, printWarmStart, type WarmStartBench } from './warm-start.js';
@@ -21,7 +23,7 @@ const shared = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(root, '..', 'sha
 const tokenizerDir = existsSync(join(shared, 'clip-tokenizer')) ? join(shared, 'clip-tokenizer') : undefined;
 
 // `npm run bench -- weights warm-start` runs only the named sections (numerics, pipeline,
-// warm-start, robustness, server, weights, lcm).
+// warm-start, robustness, server, weights, realscale, lcm; build only when named).
 const only = new Set(process.argv.slice(2));
 const wanted = (section: string): boolean => only.size === 0 || only.has(section);
 
@@ -135,6 +137,29 @@ if (wanted('weights')) {
       printWeights(weights);
       results['weights'] = weights;
     }
+  }
+}
+
+// The compile flow at SD 1.5's real size (issue 18): tens of minutes, so only when named.
+if (only.has('build')) {
+  const rows = await benchBuild(shared, root);
+  if (typeof rows === 'string') console.log(`\n(build skipped: ${rows})`);
+  else {
+    printBuild(rows);
+    results['build'] = rows;
+  }
+} else {
+  console.log('\n(build: run `npm run bench -- build` for the SD 1.5-sized compile, about 15 minutes)');
+}
+
+// Event-loop blocks at SD 1.5's real layout (issue 23): load, first and steady generate, toPNG.
+if (wanted('realscale')) {
+  const ready = runtimes.filter((r) => existsSync(r.path) && existsSync(r.standin));
+  const realscale = ready.length === 0 ? 'needs a TVM runtime and its stand-in model' : benchRealscale(shared, ready);
+  if (typeof realscale === 'string') console.log(`\n(real-layout event-loop bench skipped: ${realscale})`);
+  else {
+    printRealscale(realscale);
+    results['realscale'] = realscale;
   }
 }
 

@@ -15,7 +15,9 @@ export type SdMaliErrorCode =
   | 'INVALID_ARGUMENT'
   | 'DEVICE_UNAVAILABLE'
   | 'INVALID_IMAGE'
-  | 'REBUILD_REQUIRED';
+  | 'REBUILD_REQUIRED'
+  | 'BUILD_FAILED'
+  | 'BUILD_TOOLS_MISSING';
 
 export class SdMaliError extends Error {
   readonly code: SdMaliErrorCode;

@@ -11,7 +11,7 @@ import { cliEnv, runCli, runCliAsync } from './support/cli.js';
 import { readNpyU8 } from './support/npy.js';
 import { decodeRgbaPng } from './support/png-decode.js';
 import { sharedData, titled } from './support/shared-data.js';
-import { tinyModel } from './support/tiny-models.js';
+import { tinyModel } from './support/compiled-models.js';
 
 const runtime = sharedData('tvm/v0.26.0/linux-x64/libtvm_runtime.so', 'the TVM v0.26.0 runtime');
 const references = sharedData('golden-compile/tiny-sd-a/references', 'the tiny-sd-a references');

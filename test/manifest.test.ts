@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ArtifactError } from '../lib/errors.js';
 import { parseManifest, readManifest } from '../lib/pipeline/manifest.js';
 import { titled } from './support/shared-data.js';
-import { tinyModel } from './support/tiny-models.js';
+import { tinyModel } from './support/compiled-models.js';
 
 const built = tinyModel('cpu', 'float32');
 

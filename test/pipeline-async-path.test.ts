@@ -7,6 +7,7 @@ import { StableDiffusion } from '../lib/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { maxByteDifference, promptCases } from './support/references.js';
 import { sharedData, testRuntime, titled, testStandin } from './support/shared-data.js';
+import { TEST_LOAD_OPTIONS } from './support/devices.js';
 
 const runtimeInfo = testRuntime();
 const standin = testStandin();
@@ -16,7 +17,7 @@ const ready = {
   reason: runtimeInfo.reason || standin.reason || tokenizerFiles.reason,
   path: '',
 };
-const base = { tvmRuntime: runtimeInfo.path, tokenizer: tokenizerFiles.path, device: 'cpu' };
+const base = { ...TEST_LOAD_OPTIONS, tvmRuntime: runtimeInfo.path, tokenizer: tokenizerFiles.path, device: 'cpu' };
 
 /**
  * The methods of the low-level API that make the calling thread wait for the runtime's

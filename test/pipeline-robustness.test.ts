@@ -6,6 +6,7 @@ import { ArtifactError, InvalidArgumentError, StableDiffusion } from '../lib/ind
 import { buildBrokenExecutable, type BrokenOutput } from './support/c-libraries.js';
 import { makeModelDir } from './support/model-dirs.js';
 import { sharedData, testRuntime, titled } from './support/shared-data.js';
+import { TEST_LOAD_OPTIONS } from './support/devices.js';
 
 const runtimeInfo = testRuntime();
 const standin = sharedData('fixtures/standin-tvm0.20', 'the stand-in model');
@@ -15,7 +16,7 @@ const ready = {
   reason: runtimeInfo.reason || standin.reason || tokenizerFiles.reason,
   path: '',
 };
-const base = { tvmRuntime: runtimeInfo.path, tokenizer: tokenizerFiles.path, device: 'cpu' };
+const base = { ...TEST_LOAD_OPTIONS, tvmRuntime: runtimeInfo.path, tokenizer: tokenizerFiles.path, device: 'cpu' };
 
 describe.skipIf(!ready.available)(titled('pipeline robustness (issue 15)', ready), () => {
   let pipe: StableDiffusion;

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StableDiffusion, type GenerateOptions } from '../lib/index.js';
 import { isSchedulerName } from '../lib/schedulers/index.js';
 import * as tvm from '../lib/tvm/index.js';
-import { deviceUnavailable } from './support/devices.js';
+import { deviceUnavailable, TEST_LOAD_OPTIONS } from './support/devices.js';
 import { readNpyF32, readNpyU8 } from './support/npy.js';
 import { sharedData, titled } from './support/shared-data.js';
-import { tinyModel, type TinyTarget } from './support/tiny-models.js';
+import { tinyModel, type TinyTarget } from './support/compiled-models.js';
 
 const LATENT_TOLERANCE = 1e-3;
 const runtime = sharedData('tvm/v0.26.0/linux-x64/libtvm_runtime.so', 'the TVM v0.26.0 runtime');
@@ -71,7 +71,7 @@ function compareImage(rgba: Uint8Array, rgb: Uint8Array): { withinOne: number; m
 }
 
 const ready = runtime.available && references.available;
-for (const target of ['cpu', 'opencl'] as TinyTarget[]) {
+for (const target of ['cpu', 'opencl'] as const satisfies readonly TinyTarget[]) {
   const model = tinyModel(target, 'float32');
   const available = ready && model.available;
   const reason = runtime.reason || references.reason || model.reason;
@@ -80,7 +80,7 @@ for (const target of ['cpu', 'opencl'] as TinyTarget[]) {
     let skip = '';
     beforeAll(async () => {
       skip = deviceUnavailable(tvm.loadRuntime({ library: runtime.path }), target);
-      if (!skip) pipe = await StableDiffusion.load(model.path, { tvmRuntime: runtime.path, device: target });
+      if (!skip) pipe = await StableDiffusion.load(model.path, { ...TEST_LOAD_OPTIONS, tvmRuntime: runtime.path, device: target });
     });
     afterAll(() => pipe?.dispose());
 

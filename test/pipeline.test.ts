@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbiMismatchError, AbortError, ArtifactError, DeviceUnavailableError, InvalidArgumentError, readPngText, StableDiffusion, TokenizerError, type LoadProgress } from '../lib/index.js';
 import * as tvm from '../lib/tvm/index.js';
 import { buildFakeExecutable, buildUnguidedExecutable } from './support/c-libraries.js';
-import { deviceUnavailable, TEST_DEVICES } from './support/devices.js';
+import { deviceUnavailable, TEST_DEVICES, TEST_LOAD_OPTIONS } from './support/devices.js';
 import { makeModelDir, removeFile, rewriteFile, truncateFile } from './support/model-dirs.js';
 import { idsCases, maxByteDifference, promptCases } from './support/references.js';
 import { relativeError } from './support/scheduler-golden.js';
@@ -25,7 +25,7 @@ const ready = {
   reason: runtimeInfo.reason || standin.reason || tokenizerFiles.reason,
   path: '',
 };
-const base = { tvmRuntime: runtimeInfo.path, tokenizer: tokenizerFiles.path };
+const base = { ...TEST_LOAD_OPTIONS, tvmRuntime: runtimeInfo.path, tokenizer: tokenizerFiles.path };
 
 describe.skipIf(!ready.available)(titled('StableDiffusion on the stand-in model', ready), () => {
   for (const device of TEST_DEVICES) {

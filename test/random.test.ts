@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createGenerator, Mt19937 } from '../lib/random/index.js';
 import { InvalidArgumentError } from '../lib/errors.js';
+import { Pacer } from '../lib/event-loop-pacer.js';
 import { golden, readF32, readJson } from './support/golden.js';
 import { titled } from './support/shared-data.js';
 
@@ -33,7 +34,24 @@ describe.skipIf(!data.available)(titled('torch.randn', data), () => {
       // Bit-identical: compare the raw bits, so -0 vs 0 and NaN would count too.
       expect(new Uint32Array(got.buffer)).toEqual(new Uint32Array(expected.buffer));
     });
+
+    it(`seed ${c.seed}, shape [${c.shape.join(',')}] is bit-identical from randnAsync, cut into slices`, async () => {
+      const expected = readF32(join(data.path, '..', c.file));
+      // Slices of 0 ms: a yield at every chance, so every chunk boundary is crossed.
+      const pacer = new Pacer(0);
+      const got = await createGenerator(BigInt(c.seed)).randnAsync(c.shape, pacer);
+      expect(new Uint32Array(got.buffer)).toEqual(new Uint32Array(expected.buffer));
+      if (c.numel >= 64 * 1024) expect(pacer.yields).toBeGreaterThan(0);
+    });
   }
+
+  it('randnAsync continues the same stream as randn, tails and small draws included', async () => {
+    const sync = createGenerator(7);
+    const paced = createGenerator(7);
+    for (const shape of [[1, 4, 64, 64], [3], [1000], [5], [16 * 1024 + 5]]) {
+      expect(new Uint32Array((await paced.randnAsync(shape, new Pacer(0))).buffer)).toEqual(new Uint32Array(sync.randn(shape).buffer));
+    }
+  });
 
   it('uses only the low 32 bits of the seed, like torch', () => {
     expect(createGenerator(2n ** 32n + 42n).randn([20])).toEqual(createGenerator(42).randn([20]));
@@ -65,5 +83,6 @@ describe.skipIf(!data.available)(titled('torch.randn', data), () => {
     expect(() => createGenerator(2n ** 64n)).toThrow(InvalidArgumentError);
     expect(() => createGenerator(-(2n ** 63n) - 1n)).toThrow(/outside torch's range/);
     expect(() => createGenerator(1).randn([-1])).toThrow(RangeError);
+    return expect(createGenerator(1).randnAsync([2.5])).rejects.toThrow(RangeError);
   });
 });

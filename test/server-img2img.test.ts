@@ -12,7 +12,7 @@ import { readNpyU8 } from './support/npy.js';
 import { decodeRgbaPng } from './support/png-decode.js';
 import { getJson, postJson, serverReady, startServer, type RunningServer, type Txt2ImgResponse } from './support/server.js';
 import { sharedData, titled } from './support/shared-data.js';
-import { tinyModel } from './support/tiny-models.js';
+import { tinyModel } from './support/compiled-models.js';
 
 const references = sharedData('golden-compile/tiny-sd-a/references', 'the tiny-sd-a references');
 const runtime26 = sharedData('tvm/v0.26.0/linux-x64/libtvm_runtime.so', 'the TVM v0.26.0 runtime');

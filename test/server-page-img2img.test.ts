@@ -12,7 +12,7 @@ import { createServer, type SdMaliServer } from '../lib/server/index.js';
 import { chromiumAvailability, launchChromium } from './support/browser.js';
 import { pngSize, serverReady, startServer, type RunningServer } from './support/server.js';
 import { REPO_ROOT, sharedData, titled } from './support/shared-data.js';
-import { tinyModel } from './support/tiny-models.js';
+import { tinyModel } from './support/compiled-models.js';
 
 const browserReady = chromiumAvailability();
 const references = sharedData('golden-compile/tiny-sd-a/references', 'the tiny-sd-a references');

@@ -5,7 +5,7 @@
  * runs the other's files, so this is checked before a runtime is asked to.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { AbiMismatchError } from '../errors.js';
+import { AbiMismatchError, ArtifactError } from '../errors.js';
 
 export type ExecutableAbi = 'legacy' | 'tvm-ffi' | 'unknown';
 
@@ -81,6 +81,48 @@ export function executableAbi(file: string): ExecutableAbi {
   return 'unknown';
 }
 
+const ELF_MACHINES: Record<number, string> = { 3: 'x86', 40: 'arm', 62: 'x86_64', 183: 'aarch64', 243: 'riscv64' };
+const NODE_ARCH_MACHINE: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'arm', ia32: 'x86', riscv64: 'riscv64' };
+
+/** The processor an ELF file's code is for (e_machine), e.g. 'aarch64'; undefined when it is not ELF. */
+export function executableMachine(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const header = readAt(fd, 0, 20);
+    if (header.readUInt32BE(0) !== 0x7f454c46) return undefined;
+    const machine = header.readUInt16LE(18);
+    return ELF_MACHINES[machine] ?? `ELF machine ${machine}`;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** This process's processor, in executableMachine's names. */
+export function hostMachine(): string {
+  return NODE_ARCH_MACHINE[process.arch] ?? process.arch;
+}
+
+/**
+ * Throws ArtifactError when the executable's host code is for another processor (a
+ * `--target mali` build, aarch64, on an x86-64 machine): dlopen would only say "wrong ELF class".
+ */
+export function assertExecutableRunsHere(file: string): void {
+  const machine = executableMachine(file);
+  if (machine === undefined || machine === hostMachine()) return;
+  throw new ArtifactError(
+    file,
+    `its host code is for ${machine} and this machine is ${hostMachine()}: copy the model directory to a ${machine} board ` +
+      `(a --target mali build runs on RK3588 boards), or build one for this machine with sd-mali build --target opencl (or cpu)`,
+  );
+}
+
 /** The TVM releases that write (and run) an executable of this ABI. */
 export function tvmVersionOfExecutableAbi(abi: ExecutableAbi): string {
   if (abi === 'tvm-ffi') return `TVM >= v0.22 (tvm-ffi ABI, ${FFI_BLOB_SYMBOL})`;
@@ -100,6 +142,7 @@ export function abiMismatchRemedy(executable: 'legacy' | 'tvm-ffi'): string {
  * An executable without either marker is left to the runtime to judge.
  */
 export function assertExecutableMatchesRuntime(file: string, runtimeAbi: 'legacy' | 'tvm-ffi', runtimePath: string): void {
+  assertExecutableRunsHere(file);
   const abi = executableAbi(file);
   if (abi === 'unknown' || abi === runtimeAbi) return;
   const runtimeVersion = runtimeAbi === 'tvm-ffi' ? 'TVM >= v0.22 (tvm-ffi ABI)' : 'TVM <= v0.20 (legacy ABI)';

@@ -2,4 +2,4 @@
 export { parseWeightIndex, readWeightIndex, readWeightIndexFile, findIndexFile, INDEX_FILE_NAMES, type WeightIndex, type WeightShard, type WeightRecord, type RecordFormat } from './weight-index.js';
 export { loadWeights, expandBf16, type ModelWeights, type LoadWeightsOptions, type WeightLoadProgress } from './weight-loader.js';
 export { summarizeWeights, type WeightSummary } from './weight-summary.js';
-export { executableAbi, assertExecutableMatchesRuntime, abiMismatchRemedy, readDynamicSymbols, tvmVersionOfExecutableAbi, LEGACY_BLOB_SYMBOL, FFI_BLOB_SYMBOL, type ExecutableAbi } from './executable-abi.js';
+export { executableAbi, executableMachine, hostMachine, assertExecutableRunsHere, assertExecutableMatchesRuntime, abiMismatchRemedy, readDynamicSymbols, tvmVersionOfExecutableAbi, LEGACY_BLOB_SYMBOL, FFI_BLOB_SYMBOL, type ExecutableAbi } from './executable-abi.js';

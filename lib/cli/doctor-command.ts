@@ -9,7 +9,8 @@ import { freemem, platform } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeNotFoundError, UnsupportedAbiError } from '../errors.js';
 import { REQUIRED_FUNCTIONS, describeTokenizerSource, executableFileName, loadTokenizer, resolveTokenizerSource } from '../pipeline/index.js';
-import { DEVICE_TYPE, diagnoseOpenCl, inspectProgramCache, loadRuntime, openClForwarderState, openClSystemView, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
+import { DEVICE_TYPE, describeVendorFiles, diagnoseOpenCl, inspectProgramCache, loadRuntime, openClForwarderState, openClSystemView, type DeviceKind, type TvmRuntime } from '../tvm/index.js';
+import { allowCpuOpenCl } from './cpu-opencl.js';
 import { cacheDirFor, describeCache } from './cache-command.js';
 import { nativeBinding } from '../tvm/native.js';
 import { summarizeWeights } from '../artifacts/index.js';
@@ -31,6 +32,8 @@ export interface DoctorOptions {
   tokenizer?: string;
   device?: string;
   programCache?: string;
+  /** A CPU OpenCL device is what generate will be told to accept (also SD_MALI_ALLOW_CPU_OPENCL=1). */
+  allowCpuOpencl?: boolean;
   json?: boolean;
 }
 
@@ -111,18 +114,29 @@ function checkDevices(checks: Check[], runtime: TvmRuntime): Set<DeviceKind> {
   return present;
 }
 
-/** Why OpenCL is (not) usable: the first cause in the order a user must fix them. */
+/**
+ * Why OpenCL is (not) usable: the first cause in the order a user must fix them, what kind
+ * of device TVM's is (a CPU fails for --device opencl unless allowed), and the vendor files.
+ */
 async function checkOpenCl(checks: Check[], runtime: TvmRuntime, opts: DoctorOptions): Promise<void> {
-  const wanted = opts.device?.split(':')[0] === 'opencl';
+  const [kind, id] = opts.device?.split(':') ?? [];
+  const wanted = kind === 'opencl';
   let d;
   try {
-    d = await diagnoseOpenCl(openClSystemView(runtime));
+    d = await diagnoseOpenCl(openClSystemView(runtime), { allowCpu: allowCpuOpenCl(opts.allowCpuOpencl), deviceId: wanted && id ? Number(id) || 0 : 0 });
   } catch (err) {
     checks.push({ area: 'opencl', status: 'warn', message: `the OpenCL set-up could not be inspected: ${(err as Error).message}` });
     return;
   }
+  // Every case: which vendor files the ICD loader reads and which driver each names.
+  checks.push({ area: 'icd', status: 'info', message: `OpenCL vendor files: ${describeVendorFiles(d.vendors)}` });
   if (d.cause === 'ok') {
     checks.push({ area: 'opencl', status: 'ok', message: d.message });
+    return;
+  }
+  if (d.cause === 'cpu-device') {
+    // Without --device opencl generate picks the cpu executable over a CPU OpenCL device.
+    checks.push({ area: 'opencl', status: wanted ? 'fail' : 'warn', message: d.message, ...(d.remedy ? { remedy: d.remedy } : {}) });
     return;
   }
   // Without --device opencl the CPU may still do; on a board the GPU is the point, so say it loudly.

@@ -5,6 +5,7 @@ import { StableDiffusion, type GenerateOptions } from '../pipeline/index.js';
 import { randomSeed } from '../pipeline/options.js';
 import { checkGenerateOptions } from '../pipeline/stable-diffusion.js';
 import type { SchedulerName } from '../schedulers/index.js';
+import { allowCpuOpenCl, describeDevice } from './cpu-opencl.js';
 import { checkWritable, defaultOutputName, writeAtomically } from './output-file.js';
 import { createProgress } from './progress.js';
 
@@ -21,6 +22,8 @@ export interface GenerateCommandOptions {
   /** A directory, or 'off'. */
   programCache?: string;
   warmup?: boolean;
+  /** Accept a CPU OpenCL device (also SD_MALI_ALLOW_CPU_OPENCL=1). */
+  allowCpuOpencl?: boolean;
   json?: boolean;
   force?: boolean;
   cfg?: number;
@@ -77,9 +80,11 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
       ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}),
       ...(opts.programCache !== undefined ? { programCache: opts.programCache === 'off' ? (false as const) : opts.programCache } : {}),
       ...(opts.warmup ? { warmup: true } : {}),
+      allowCpuOpenCl: allowCpuOpenCl(opts.allowCpuOpencl),
       signal: controller.signal,
       onProgress: (p) => progress.load(p),
     });
+    progress.log(`device: ${describeDevice(pipe.info)}`);
     const image = await pipe.generate(prompt, generateOptions);
     progress.stop();
     const written = await writeAtomically(output, await image.toPNG(), opts.force === true);
@@ -94,6 +99,8 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
       ...(image.parameters.denoisingStrength !== undefined ? { denoisingStrength: image.parameters.denoisingStrength } : {}),
       unetCalls: image.timings.unetMs.length,
       device: pipe.info.device,
+      deviceKind: pipe.info.deviceKind,
+      deviceName: pipe.info.openClDevice?.name ?? pipe.info.deviceName,
       width: image.width,
       height: image.height,
       timings: image.timings,

@@ -6,7 +6,8 @@ import { summarizeWeights } from '../artifacts/index.js';
 import { describeTokenizerSource, resolveTokenizerSource } from '../pipeline/index.js';
 import { entryFunctions, formatBytes, readModel, summarizeSchedulerConsts } from './model-report.js';
 import { describeRuntimeTvm, executableTvmReports, runtimeTvmReport } from './abi-report.js';
-import { abiMismatchRemedy } from '../artifacts/index.js';
+import { abiMismatchRemedy, executableMachine, hostMachine } from '../artifacts/index.js';
+import { readManifest } from '../build/read-manifest.js';
 
 export interface InfoCommandOptions {
   runtime?: string;
@@ -15,7 +16,8 @@ export interface InfoCommandOptions {
 
 export async function infoCommand(dir: string, opts: InfoCommandOptions): Promise<number> {
   const { model, index, indexError } = await readModel(dir);
-  const executables: Record<string, { file: string; bytes: number; functions?: string[] }> = {};
+  const executables: Record<string, { file: string; bytes: number; machine?: string; functions?: string[]; functionsFrom?: 'executable' | 'manifest' }> = {};
+  const manifest = readManifest(dir);
   let functionsNote: string | undefined;
   let runtime;
   try {
@@ -25,10 +27,18 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
   }
   const tvmReports = executableTvmReports(model.executables, runtime);
   for (const [kind, file] of Object.entries(model.executables)) {
-    const entry: { file: string; bytes: number; functions?: string[] } = { file: basename(file), bytes: statSync(file).size };
-    if (runtime && tvmReports[kind]?.matchesRuntime !== false) {
+    const machine = executableMachine(file);
+    const entry: (typeof executables)[string] = { file: basename(file), bytes: statSync(file).size, ...(machine ? { machine } : {}) };
+    if (machine !== undefined && machine !== hostMachine()) {
+      // Host code for another processor (a --target mali build on an x86-64 machine) cannot be loaded here.
+      if (manifest && !(manifest instanceof Error)) {
+        entry.functions = Object.keys(manifest.functions).sort();
+        entry.functionsFrom = 'manifest';
+      }
+    } else if (runtime && tvmReports[kind]?.matchesRuntime !== false) {
       try {
         entry.functions = entryFunctions(runtime, file);
+        entry.functionsFrom = 'executable';
       } catch (err) {
         entry.functions = [];
         functionsNote = `${basename(file)}: ${(err as Error).message.split('\n')[0]}`;
@@ -47,6 +57,7 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
     schedulerConsts: schedulers,
     tokenizer: { origin: tokenizer.origin, path: tokenizer.path },
     tvm: { runtime: runtime ? runtimeTvmReport(runtime) : null, executables: tvmReports },
+    manifest: manifest instanceof Error ? { error: manifest.message } : (manifest ?? null),
     ...(functionsNote ? { note: functionsNote } : {}),
   };
   if (opts.json) {
@@ -56,8 +67,9 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
   const out: string[] = [`model directory: ${model.dir}`, '', 'executables:'];
   if (Object.keys(executables).length === 0) out.push('  (none: no stable_diffusion_<kind>.so)');
   for (const [kind, e] of Object.entries(executables)) {
-    out.push(`  ${kind.padEnd(7)} ${e.file} (${formatBytes(e.bytes)})`);
-    if (e.functions) out.push(`          functions: ${e.functions.join(', ') || '(none)'}`);
+    const foreign = e.machine !== undefined && e.machine !== hostMachine();
+    out.push(`  ${kind.padEnd(7)} ${e.file} (${formatBytes(e.bytes)}${e.machine ? `, ${e.machine} host code${foreign ? ': runs on such a board, not on this machine' : ''}` : ''})`);
+    if (e.functions) out.push(`          functions${e.functionsFrom === 'manifest' ? ' (from sd-mali.json)' : ''}: ${e.functions.join(', ') || '(none)'}`);
   }
   if (functionsNote) out.push(`  note: ${functionsNote}`);
   out.push('', 'TVM:');
@@ -65,6 +77,14 @@ export async function infoCommand(dir: string, opts: InfoCommandOptions): Promis
   for (const [kind, r] of Object.entries(tvmReports)) {
     out.push(`  ${kind.padEnd(7)} compiled by ${r.tvmVersion}${r.matchesRuntime === false ? ' — MISMATCH: this runtime cannot run it' : ''}`);
     if (r.matchesRuntime === false && r.abi !== 'unknown') out.push(`          -> ${abiMismatchRemedy(r.abi)}`);
+  }
+  if (manifest instanceof Error) out.push('', `manifest: ${manifest.message}`);
+  else if (manifest) {
+    const m = manifest;
+    out.push('', `built by ${m.generator} with TVM ${m.tvmVersion} (the runtime must be this version): target ${m.target.name} (${m.target.host} host), ${m.precision}${m.vaePrecision !== m.precision ? ` (VAE ${m.vaePrecision})` : ''}`);
+    out.push(`  image ${m.image.width}x${m.image.height}, latents ${m.latent.channels}x${m.latent.height}x${m.latent.width}, guidance on the host, UNet batches ${m.unetBatchSizes.join(' and ')}`);
+    out.push(`  source ${m.source.file} (${m.source.format}, sha256 ${m.source.sha256.slice(0, 12)}…)${m.loras.length ? `; LoRAs ${m.loras.map((l) => `${l.file}:${l.scale}`).join(', ')}` : ''}`);
+    if (m.opencl) out.push(`  OpenCL: ${m.opencl.programs} programs, ${formatBytes(m.opencl.sourceBytes)} of source (TVM's own output: ${formatBytes(m.opencl.sourceBytesWithoutStripping)})`);
   }
   out.push('', 'weights:');
   if (weights) {

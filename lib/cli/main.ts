@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-/** The sd-mali command line: generate, doctor, info, cache, serve. */
+/** The sd-mali command line: generate, build, doctor, info, cache, serve. */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { SdMaliError } from '../errors.js';
 import { DEFAULT_SCHEDULER, DEFAULT_STEPS } from '../pipeline/index.js';
 import { packageRoot } from '../tvm/native.js';
 import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/index.js';
+import { registerBuildCommand } from './build-command.js';
 import { cacheClearCommand, cacheInfoCommand } from './cache-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { generateCommand, type GenerateCommandOptions } from './generate-command.js';
@@ -72,6 +73,7 @@ program
   .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
   .option('--program-cache <dir|off>', 'where compiled OpenCL programs are kept between runs (default: SD_MALI_CACHE_DIR, else ~/.cache/sd-mali); off: none')
   .option('--warmup', 'build every kernel before the first step, shown as its own phase')
+  .option('--allow-cpu-opencl', 'accept a CPU as the OpenCL device (e.g. PoCL; also SD_MALI_ALLOW_CPU_OPENCL=1); refused otherwise')
   .option('--json', 'print a JSON summary instead of progress and a line')
   .option('-f, --force', 'overwrite the output file')
   .addHelpText(
@@ -97,6 +99,7 @@ program
   .option('-d, --device <device>', 'the device generate will use')
   .option('--runtime <path>', 'libtvm_runtime.so to check')
   .option('--program-cache <dir>', 'the OpenCL program cache to report (default: SD_MALI_CACHE_DIR, else ~/.cache/sd-mali)')
+  .option('--allow-cpu-opencl', 'a CPU OpenCL device is wanted (also SD_MALI_ALLOW_CPU_OPENCL=1); otherwise --device opencl on one fails')
   .option('--json', 'machine-readable output')
   .addHelpText(
     'after',
@@ -107,7 +110,7 @@ Examples:
   $ sd-mali doctor
   $ sd-mali doctor --model ./dist --runtime /opt/tvm/build/libtvm_runtime.so`,
   )
-  .action(async (opts: { model?: string; tokenizer?: string; device?: string; runtime?: string; programCache?: string; json?: boolean }) => {
+  .action(async (opts: { model?: string; tokenizer?: string; device?: string; runtime?: string; programCache?: string; allowCpuOpencl?: boolean; json?: boolean }) => {
     process.exitCode = await doctorCommand(opts);
   });
 
@@ -141,6 +144,7 @@ program
     process.exitCode = await infoCommand(dir, opts);
   });
 
+registerBuildCommand(program);
 registerServeCommand(program);
 
 try {

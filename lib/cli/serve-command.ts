@@ -1,12 +1,14 @@
 /** sd-mali serve: AUTOMATIC1111's web API and a small page, until Ctrl-C. */
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
 import { createServer, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_QUEUE_SIZE } from '../server/index.js';
+import { allowCpuOpenCl } from './cpu-opencl.js';
 
 interface ServeOptions {
   model: string;
   tokenizer?: string;
   device?: string;
   runtime?: string;
+  allowCpuOpencl?: boolean;
   host: string;
   port: number;
   apiAuth?: string;
@@ -36,6 +38,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}),
     ...(opts.device !== undefined ? { device: opts.device } : {}),
     ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}),
+    ...(allowCpuOpenCl(opts.allowCpuOpencl) ? { allowCpuOpenCl: true } : {}),
     ...(opts.apiAuth !== undefined ? { apiAuth: opts.apiAuth } : {}),
     ...(opts.corsOrigin !== undefined ? { corsOrigin: opts.corsOrigin } : {}),
     ...(opts.outputDir !== undefined ? { outputDir: opts.outputDir } : {}),
@@ -72,6 +75,7 @@ export function registerServeCommand(program: Command): void {
     .option('--tokenizer <dir>', 'CLIP tokenizer folder (vocab.json + merges.txt); default <model>/tokenizer')
     .option('-d, --device <device>', "'opencl', 'cpu', … optionally ':<id>'; default: the first that works")
     .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
+    .option('--allow-cpu-opencl', 'accept a CPU as the OpenCL device (e.g. PoCL; also SD_MALI_ALLOW_CPU_OPENCL=1); refused otherwise')
     .option('--host <address>', 'address to listen on (0.0.0.0 for the network: use --api-auth then)', DEFAULT_HOST)
     .option('--port <n>', 'port to listen on', port, DEFAULT_PORT)
     .option('--api-auth <user:pass>', 'HTTP basic auth credentials, user:pass[,user2:pass2] (as A1111)')

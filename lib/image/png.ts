@@ -1,28 +1,20 @@
 /**
- * A small PNG encoder for 8-bit RGBA images, with text chunks. Rows are filtered with the
- * per-row heuristic libpng uses (smallest sum of absolute differences), in slices between
- * turns of the event loop, then deflated on libuv's thread pool.
+ * A small PNG encoder for 8-bit RGBA images, with text chunks. Nothing heavy runs on the
+ * JavaScript thread: rows are filtered with the per-row heuristic libpng uses (smallest sum
+ * of absolute differences) by the addon on libuv's thread pool, then deflated there by
+ * node:zlib; the chunk CRCs are the addon's C loop (~1 ms for a 512x512 image's IDAT).
+ * Filtering in JavaScript held the event loop 30-90 ms per image, or, cut into 32-row
+ * slices, up to 50 ms per slice before V8 had optimised the loop.
  */
 import { deflate } from 'node:zlib';
 import { promisify } from 'node:util';
+import { nativeBinding } from '../tvm/native.js';
 
 const deflateAsync = promisify(deflate);
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
 /** The CRC-32 of PNG chunks (ISO-HDLC), unsigned. */
 export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return nativeBinding().crc32(bytes);
 }
 
 function chunk(type: string, data: Uint8Array): Buffer {
@@ -45,59 +37,13 @@ function textChunk(keyword: string, text: string): Buffer {
   );
 }
 
-/** PNG's Paeth predictor (filter type 4); the test decoder uses it too. */
+/** PNG's Paeth predictor (filter type 4), as the addon's filter uses it; the test decoder uses it too. */
 export function paeth(a: number, b: number, c: number): number {
   const p = a + b - c;
   const pa = Math.abs(p - a);
   const pb = Math.abs(p - b);
   const pc = Math.abs(p - c);
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-}
-
-/**
- * Rows filtered between two turns of the event loop: filtering a 512x512 image at once took
- * 30-87 ms of the main thread; 32 rows (a 16th of it) stay within a few milliseconds.
- */
-export const PNG_ROWS_PER_TURN = 32;
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-async function filterRows(rgba: Uint8Array, width: number, height: number): Promise<Uint8Array> {
-  const stride = width * 4;
-  const out = new Uint8Array((stride + 1) * height);
-  const candidate = new Uint8Array(stride);
-  for (let y = 0; y < height; y++) {
-    if (y > 0 && y % PNG_ROWS_PER_TURN === 0) await nextTurn();
-    const row = rgba.subarray(y * stride, (y + 1) * stride);
-    const prev = y > 0 ? rgba.subarray((y - 1) * stride, y * stride) : undefined;
-    let bestType = 0;
-    let bestScore = Number.POSITIVE_INFINITY;
-    let best = row;
-    for (let type = 0; type < 5; type++) {
-      const target = type === 0 ? row : candidate;
-      let score = 0;
-      for (let i = 0; i < stride; i++) {
-        const left = i >= 4 ? row[i - 4]! : 0;
-        const up = prev ? prev[i]! : 0;
-        const upLeft = prev && i >= 4 ? prev[i - 4]! : 0;
-        let v = row[i]!;
-        if (type === 1) v = (v - left) & 0xff;
-        else if (type === 2) v = (v - up) & 0xff;
-        else if (type === 3) v = (v - ((left + up) >> 1)) & 0xff;
-        else if (type === 4) v = (v - paeth(left, up, upLeft)) & 0xff;
-        if (type !== 0) target[i] = v;
-        score += v < 128 ? v : 256 - v;
-      }
-      if (score < bestScore) {
-        bestScore = score;
-        bestType = type;
-        best = type === 0 ? row : candidate.slice();
-      }
-    }
-    out[y * (stride + 1)] = bestType;
-    out.set(best, y * (stride + 1) + 1);
-  }
-  return out;
 }
 
 export async function encodePng(rgba: Uint8Array, width: number, height: number, text: Record<string, string> = {}): Promise<Buffer> {
@@ -107,7 +53,7 @@ export async function encodePng(rgba: Uint8Array, width: number, height: number,
   header.writeUInt32BE(height, 4);
   header[8] = 8; // bit depth
   header[9] = 6; // colour type RGBA
-  const idat = await deflateAsync(await filterRows(rgba, width, height), { level: 6 });
+  const idat = await deflateAsync(await nativeBinding().pngFilterRows(rgba, width, height), { level: 6 });
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', header),

@@ -8,7 +8,7 @@ import { ArtifactError, throwIfAborted } from '../errors.js';
 import { loadWeights, readWeightIndexFile, summarizeWeights, type ModelWeights, type WeightIndex } from '../artifacts/index.js';
 import { SD15_TRAINING, type TrainingConfig } from '../schedulers/index.js';
 import type { ClipTokenizer } from '../tokenizer/index.js';
-import { configureProgramCache, loadRuntime, type Abi, type Device, type NDArray, type PackedFunction, type ProgramCacheState, type TvmArg, type TvmObject, type TvmRuntime } from '../tvm/index.js';
+import { configureProgramCache, loadRuntime, type OpenClDeviceIdentity, type OpenClDeviceKind, type Abi, type Device, type NDArray, type PackedFunction, type ProgramCacheState, type TvmArg, type TvmObject, type TvmRuntime } from '../tvm/index.js';
 import { chooseDevice } from './device-choice.js';
 import { checkEntryResult, entryResults, type EntryFunction, type ResultSpec } from './entry-results.js';
 import { readManifest, type ModelManifest } from './manifest.js';
@@ -58,6 +58,14 @@ export interface PipelineInfo {
   /** 'opencl:0', 'cpu:0', ... */
   device: string;
   deviceName: string | undefined;
+  /**
+   * What the device is: 'cpu' for device cpu, 'gpu' for cuda, vulkan and metal; for OpenCL
+   * the CL_DEVICE_TYPE of TVM's device ('gpu', 'accelerator', 'cpu', 'custom'), or
+   * 'unknown' when the ICD loader does not list it.
+   */
+  deviceKind: OpenClDeviceKind;
+  /** For OpenCL: TVM's device as the ICD loader lists it (name, vendor, versions, platform). */
+  openClDevice: OpenClDeviceIdentity | undefined;
   abi: Abi;
   runtimePath: string;
   executable: string;
@@ -182,7 +190,7 @@ export async function loadModel(dir: string, options: LoadOptions): Promise<Load
   try {
     // Every call from here on runs on the runtime's worker thread without blocking the
     // event loop: another pipeline on the same runtime may be in a long model call.
-    const { device, executable } = await chooseDevice(runtime, model, options.device);
+    const { device, executable, kind: deviceKind, openClDevice } = await chooseDevice(runtime, model, options.device, options.allowCpuOpenCl === true);
     throwIfAborted(signal);
     const vm = scope.add(await RelaxVm.openAsync(runtime, executable, device));
     const functions: Record<string, boolean> = {};
@@ -206,6 +214,8 @@ export async function loadModel(dir: string, options: LoadOptions): Promise<Load
       modelDir: model.dir,
       device: device.toString(),
       deviceName: typeof deviceName === 'string' ? deviceName : undefined,
+      deviceKind,
+      openClDevice,
       abi: runtime.abi,
       runtimePath: runtime.libraryPath,
       executable,

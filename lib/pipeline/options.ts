@@ -14,6 +14,12 @@ export interface LoadProgress {
 export interface LoadOptions {
   /** 'opencl' | 'cpu' | 'cuda' | 'vulkan' | 'metal', optionally ':<id>'. Default: the first kind whose executable exists and whose device is present. */
   device?: string;
+  /**
+   * Accept a CPU as the OpenCL device. TVM takes a CPU OpenCL device (PoCL, say) without a
+   * word when no GPU driver is registered, and SD 1.5 then takes hours per image, so load
+   * refuses one with a DeviceUnavailableError (reason 'cpu-device') unless this is true.
+   */
+  allowCpuOpenCl?: boolean;
   /** Path of libtvm_runtime.so (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, the system search). */
   tvmRuntime?: string;
   /** The CLIP tokenizer folder; default <dir>/tokenizer. */

@@ -26,6 +26,7 @@ import { GenerationQueue } from './queue.js';
 import { registerCatalog } from './routes/catalog.js';
 import { registerPage } from './routes/page.js';
 import { registerPngInfo } from './routes/png-info.js';
+import { describeKind } from '../tvm/opencl-device-kind.js';
 import { registerProgress } from './routes/progress.js';
 import { registerTxt2Img } from './routes/txt2img.js';
 import { registerImg2Img } from './routes/img2img.js';
@@ -76,6 +77,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
       ...(options.tokenizer !== undefined ? { tokenizer: resolve(options.tokenizer) } : {}),
       ...(options.device !== undefined ? { device: options.device } : {}),
       ...(options.runtime !== undefined ? { runtime: resolve(options.runtime) } : {}),
+      ...(options.allowCpuOpenCl ? { allowCpuOpenCl: true } : {}),
     },
     { ...DEFAULT_BACKOFF, ...options.restartBackoff },
     log,
@@ -151,6 +153,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
       supervisor.start();
       try {
         model = await supervisor.ready();
+        log(`sd-mali serve: model on ${model.device}, ${describeKind(model.deviceKind ?? 'unknown')}${model.deviceName ? `: '${model.deviceName}'` : ''}`);
         await app.listen({ host, port });
       } catch (err) {
         await supervisor.close();

@@ -24,6 +24,8 @@ export interface ServerOptions {
   /** CLIP tokenizer folder; default <model>/tokenizer. */
   tokenizer?: string;
   device?: string;
+  /** Accept a CPU as the OpenCL device (PoCL); refused otherwise (StableDiffusion.load's allowCpuOpenCl). */
+  allowCpuOpenCl?: boolean;
   /** libtvm_runtime.so; default: the usual search (SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system). */
   runtime?: string;
   /** Default 127.0.0.1: only this machine. */

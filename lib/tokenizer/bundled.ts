@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { TokenizerError } from '../errors.js';
+import { forEachPaced, Pacer } from '../event-loop-pacer.js';
 import { BYTE_TO_UNICODE } from './byte-level.js';
 import { ClipTokenizer } from './clip-tokenizer.js';
 
@@ -40,24 +41,28 @@ function byteSymbolsInClipOrder(): string[] {
   return [...BYTE_TO_UNICODE].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
 }
 
-/** Merges, one "a b" pair a line, into pairs; refuses anything that is not two symbols. */
-export function parseMergeLines(text: string, file: string): Array<[string, string]> {
+/**
+ * Merges, one "a b" pair a line, into pairs; refuses anything that is not two symbols.
+ * In slices of the event loop (49k lines: ~40 ms at once on a slow core).
+ */
+export async function parseMergeLines(text: string, file: string, pacer: Pacer = new Pacer()): Promise<Array<[string, string]>> {
   const merges: Array<[string, string]> = [];
   const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
+  const parseLine = (i: number): void => {
     const line = lines[i]!;
-    if (line === '' || line.startsWith('#version')) continue;
+    if (line === '' || line.startsWith('#version')) return;
     const space = line.indexOf(' ');
     if (space <= 0 || space === line.length - 1 || line.indexOf(' ', space + 1) !== -1) {
       throw new TokenizerError(`${file}: line ${i + 1} is not a merge ("a b"): ${JSON.stringify(line.slice(0, 40))}`);
     }
     merges.push([line.slice(0, space), line.slice(space + 1)]);
-  }
+  };
+  await forEachPaced(lines.length, parseLine, pacer);
   return merges;
 }
 
-/** CLIP's vocabulary from its merges (simple_tokenizer.SimpleTokenizer.__init__). */
-export function clipVocabularyFromMerges(merges: ReadonlyArray<readonly [string, string]>): Map<string, number> {
+/** CLIP's vocabulary from its merges (simple_tokenizer.SimpleTokenizer.__init__), in slices of the event loop. */
+export async function clipVocabularyFromMerges(merges: ReadonlyArray<readonly [string, string]>, pacer: Pacer = new Pacer()): Promise<Map<string, number>> {
   const vocab = new Map<string, number>();
   const add = (token: string): void => {
     // A duplicate would shift every later id: the merges are not CLIP's.
@@ -67,7 +72,7 @@ export function clipVocabularyFromMerges(merges: ReadonlyArray<readonly [string,
   const bytes = byteSymbolsInClipOrder();
   for (const b of bytes) add(b);
   for (const b of bytes) add(`${b}</w>`);
-  for (const [a, b] of merges) add(a + b);
+  await forEachPaced(merges.length, (i) => add(merges[i]![0] + merges[i]![1]), pacer);
   add(BOS);
   add(EOS);
   return vocab;
@@ -79,12 +84,14 @@ let cached: Promise<ClipTokenizer> | undefined;
 export function bundledClipTokenizer(): Promise<ClipTokenizer> {
   cached ??= (async () => {
     const file = bundledMergesPath();
-    // gunzip runs on libuv's pool; parsing 49k short lines stays well under a frame.
+    // gunzip runs on libuv's pool; the rest (~100 ms of the JavaScript thread at once on a
+    // slow core, garbage collection included) in slices of the event loop.
     const text = (await promisify(gunzip)(await readFile(file))).toString('utf8');
-    const merges = parseMergeLines(text, file);
-    const vocab = clipVocabularyFromMerges(merges);
+    const pacer = new Pacer();
+    const merges = await parseMergeLines(text, file, pacer);
+    const vocab = await clipVocabularyFromMerges(merges, pacer);
     if (vocab.size !== CLIP_VOCAB_SIZE) throw new TokenizerError(`${file} gives ${vocab.size} tokens, CLIP has ${CLIP_VOCAB_SIZE}`);
-    return new ClipTokenizer({ vocab, merges, bosToken: BOS, eosToken: EOS, padToken: EOS });
+    return ClipTokenizer.create({ vocab, merges, bosToken: BOS, eosToken: EOS, padToken: EOS }, pacer);
   })();
   cached.catch(() => {
     cached = undefined;

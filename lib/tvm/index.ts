@@ -17,12 +17,28 @@ export { int, float, dtype, type TvmInt, type TvmFloat, type TvmDataType } from 
 export { type DType, type AnyTypedArray, isDType, bytesPerElement } from './dtype.js';
 export {
   diagnoseOpenCl,
+  listVendorFiles,
+  probeTvmOpenClDevice,
   systemView as openClSystemView,
   TVM_OPENCL_LIBRARY_NAMES,
+  type DiagnoseOpenClOptions,
   type OpenClCause,
   type OpenClDiagnosis,
   type OpenClSystemView,
 } from './opencl-setup.js';
+export {
+  cpuOpenClProblem,
+  describeKind,
+  describeOpenClDevice,
+  describeVendorFiles,
+  identifyTvmOpenClDevice,
+  kindOfType,
+  tvmOpenClDevices,
+  type OpenClDeviceIdentity,
+  type OpenClDeviceKind,
+  type VendorFile,
+  type VendorFiles,
+} from './opencl-device-kind.js';
 export { ensureOpenClForwarder, openClForwarderState, type OpenClForwarderState } from './opencl-forwarder.js';
 export {
   configureProgramCache,

@@ -130,11 +130,24 @@ export interface LibraryProbe {
   error?: string;
 }
 
+/** One OpenCL device as the ICD loader lists it. */
+export interface OpenClDeviceFacts {
+  /** CL_DEVICE_TYPE bits: 2 CPU, 4 GPU, 8 accelerator, 16 custom (1: the default device). */
+  type: number;
+  name: string;
+  vendor: string;
+  /** CL_DEVICE_VERSION, e.g. 'OpenCL 3.0 PoCL …'. */
+  version: string;
+  driverVersion: string;
+}
+
 export interface OpenClPlatformFacts {
   name: string;
   vendor: string;
   version: string;
   devices: number;
+  /** The devices (up to 64), in the platform's order (absent from probes that do not list them). */
+  deviceList?: OpenClDeviceFacts[];
   /** clGetDeviceIDs' status when it failed other than "no device". */
   deviceError?: number;
 }
@@ -185,6 +198,10 @@ export interface NativeBinding {
   setErrorClasses(classes: { TvmError: typeof TvmError; DisposedError: typeof DisposedError }): void;
   /** The weight loader's bfloat16 expansion, synchronous (tests and the bench's floor). */
   expandBf16(src: Uint8Array, dst: Uint32Array | Float32Array): void;
+  /** PNG row filtering (libpng's heuristic) on libuv's pool: (width * 4 + 1) * height bytes. */
+  pngFilterRows(rgba: Uint8Array, width: number, height: number): Promise<Buffer>;
+  /** The CRC-32 of PNG chunks, unsigned. */
+  crc32(bytes: Uint8Array): number;
   /** Arrays made by loadWeightShard in this process. */
   weightLoaderStats(): { arraysAllocated: number };
 }

@@ -7,7 +7,9 @@
  *      ocl-icd-opencl-dev (clinfo works all the same, so users are misled);
  *   4. no vendor file (/etc/OpenCL/vendors or OCL_ICD_VENDORS), or none whose driver loads
  *      (on RK3588: libmali);
- *   5. platforms, but no device on any of them.
+ *   5. platforms, but no device on any of them;
+ *   6. a device, but a CPU: TVM takes CPU devices silently when no GPU driver is registered
+ *      (refused unless a CPU device was asked for; opencl-device-kind.ts).
  * The facts come through an injectable view of the filesystem and of dlopen, so each
  * branch is tested without changing the machine.
  */
@@ -15,6 +17,13 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { nativeBinding, type LibraryProbe, type OpenClPlatformsProbe } from './native.js';
 import { openClForwarderState } from './opencl-forwarder.js';
+import {
+  cpuOpenClProblem,
+  describeOpenClDevice,
+  identifyTvmOpenClDevice,
+  type OpenClDeviceIdentity,
+  type VendorFiles,
+} from './opencl-device-kind.js';
 import type { TvmRuntime } from './runtime.js';
 
 /** The names TVM's OpenCL wrapper (src/runtime/opencl/opencl_wrapper) tries, in order. */
@@ -38,6 +47,7 @@ export type OpenClCause =
   | 'no-vendor-file'
   | 'vendor-library-fails'
   | 'no-device'
+  | 'cpu-device'
   | 'unknown';
 
 export interface OpenClDiagnosis {
@@ -46,6 +56,17 @@ export interface OpenClDiagnosis {
   message: string;
   /** What to do; absent for 'ok'. */
   remedy?: string;
+  /** The ICD loader's vendor files and the library each names, whatever the cause. */
+  vendors: VendorFiles;
+  /** TVM's OpenCL device (opencl:deviceId) when TVM sees one and the loader lists it. */
+  device?: OpenClDeviceIdentity;
+}
+
+export interface DiagnoseOpenClOptions {
+  /** A CPU OpenCL device is what the caller wants (else it is the cause 'cpu-device'). */
+  allowCpu?: boolean;
+  /** Which of TVM's OpenCL devices to name (default 0). */
+  deviceId?: number;
 }
 
 /** What the diagnosis reads of the system. */
@@ -54,6 +75,8 @@ export interface OpenClSystemView {
   runtimeHasOpenCl(): boolean;
   /** Whether TVM reports an OpenCL device (the symptom being explained). */
   tvmSeesDevice(): boolean;
+  /** The name TVM reports for opencl:id (CL_DEVICE_NAME), asked without blocking. */
+  tvmDeviceName(id: number): Promise<string | undefined>;
   /** sd-mali's OpenCL forwarding library when loaded (it answers to the name libOpenCL.so). */
   forwarderPath(): string | undefined;
   openLibrary(name: string): Promise<LibraryProbe>;
@@ -74,6 +97,10 @@ export function systemView(runtime: TvmRuntime): OpenClSystemView {
       return fn !== undefined;
     },
     tvmSeesDevice: () => runtime.device('opencl').exists,
+    tvmDeviceName: async (id) => {
+      const name = await runtime.device('opencl', id).attributeAsync('deviceName');
+      return typeof name === 'string' ? name : undefined;
+    },
     forwarderPath: () => openClForwarderState().path,
     openLibrary: (name) => native.probeSharedLibrary(name),
     openClPlatforms: (loader) => native.probeOpenClPlatforms(loader),
@@ -102,13 +129,8 @@ export function systemView(runtime: TvmRuntime): OpenClSystemView {
   };
 }
 
-interface VendorFile {
-  file: string;
-  library: string;
-}
-
 /** The ICD files ocl-icd reads: OCL_ICD_VENDORS (a folder, an .icd file or a library), else /etc/OpenCL/vendors. */
-function vendorFiles(view: OpenClSystemView): { where: string; vendors: VendorFile[] } {
+export function listVendorFiles(view: Pick<OpenClSystemView, 'env' | 'isDirectory' | 'readText' | 'listDir'>): VendorFiles {
   const override = view.env('OCL_ICD_VENDORS');
   if (override !== undefined && override !== '' && !view.isDirectory(override)) {
     if (override.endsWith('.icd')) {
@@ -119,7 +141,7 @@ function vendorFiles(view: OpenClSystemView): { where: string; vendors: VendorFi
     return { where: `OCL_ICD_VENDORS=${override}`, vendors: [{ file: `OCL_ICD_VENDORS`, library: override }] };
   }
   const dir = override !== undefined && override !== '' ? override : DEFAULT_VENDORS_DIR;
-  const vendors: VendorFile[] = [];
+  const vendors: VendorFiles['vendors'] = [];
   for (const name of (view.listDir(dir) ?? []).sort()) {
     if (!name.endsWith('.icd')) continue;
     const file = join(dir, name);
@@ -131,8 +153,38 @@ function vendorFiles(view: OpenClSystemView): { where: string; vendors: VendorFi
 
 const OK_PREFIX = 'TVM sees an OpenCL device';
 
-/** The first thing that stops TVM from reaching an OpenCL device, or 'ok'. */
-export async function diagnoseOpenCl(view: OpenClSystemView): Promise<OpenClDiagnosis> {
+/**
+ * The first thing that stops TVM from reaching an OpenCL device (or, unless allowed, makes
+ * it a CPU), or 'ok'; with the vendor files in every case.
+ */
+export async function diagnoseOpenCl(view: OpenClSystemView, options: DiagnoseOpenClOptions = {}): Promise<OpenClDiagnosis> {
+  const vendorList = listVendorFiles(view);
+  const found = await findCause(view, vendorList, options);
+  return { ...found, vendors: vendorList };
+}
+
+/**
+ * TVM's OpenCL device opencl:`id`, named through the library TVM opens (sd-mali's
+ * forwarder, else the first of TVM's names that opens): for load(), which must not make the
+ * synchronous runtime calls the full diagnosis makes. Undefined when it cannot be told.
+ */
+export async function probeTvmOpenClDevice(view: Pick<OpenClSystemView, 'forwarderPath' | 'openLibrary' | 'openClPlatforms' | 'tvmDeviceName'>, id: number): Promise<OpenClDeviceIdentity | undefined> {
+  let loader = view.forwarderPath();
+  for (const name of loader === undefined ? TVM_OPENCL_LIBRARY_NAMES : []) {
+    const probe = await view.openLibrary(name);
+    if (probe.loaded) {
+      loader = probe.path ?? name;
+      break;
+    }
+  }
+  if (loader === undefined) return undefined;
+  const [platforms, tvmName] = await Promise.all([view.openClPlatforms(loader), view.tvmDeviceName(id)]);
+  return platforms.error === undefined ? identifyTvmOpenClDevice(platforms, id, tvmName) : undefined;
+}
+
+type Cause = Omit<OpenClDiagnosis, 'vendors'>;
+
+async function findCause(view: OpenClSystemView, vendorList: VendorFiles, options: DiagnoseOpenClOptions): Promise<Cause> {
   if (!view.runtimeHasOpenCl()) {
     return {
       cause: 'runtime-without-opencl',
@@ -169,7 +221,7 @@ export async function diagnoseOpenCl(view: OpenClSystemView): Promise<OpenClDiag
       remedy: `apt install ocl-icd-opencl-dev (it has the libOpenCL.so link), or: ln -s ${loaderPath} /usr/lib/libOpenCL.so`,
     };
   }
-  const { where, vendors } = vendorFiles(view);
+  const { where, vendors } = vendorList;
   if (vendors.length === 0) {
     return {
       cause: 'no-vendor-file',
@@ -214,7 +266,13 @@ export async function diagnoseOpenCl(view: OpenClSystemView): Promise<OpenClDiag
       forwarder !== undefined && tvmName.path === forwarder
         ? `libOpenCL.so is sd-mali's forwarding library (${forwarder}) in front of ${loader.path ?? ICD_LOADER_NAME}, so the system's own libOpenCL.so link is not needed`
         : `loader ${tvmName.path ?? 'libOpenCL.so'}`;
-    return { cause: 'ok', message: `${OK_PREFIX} (${through}; platforms: ${names || 'not listed'})` };
+    const id = options.deviceId ?? 0;
+    const device = platforms.error === undefined ? identifyTvmOpenClDevice(platforms, id, await view.tvmDeviceName(id)) : undefined;
+    if (device?.kind === 'cpu' && !options.allowCpu) return { cause: 'cpu-device', ...cpuOpenClProblem(device, `opencl:${id}`, vendorList), device };
+    const what = device
+      ? `opencl:${id} is ${describeOpenClDevice(device)}${device.kind === 'cpu' ? ', a CPU device as asked for' : ''}`
+      : `opencl:${id}, whose type the loader does not list`;
+    return { cause: 'ok', message: `${OK_PREFIX}: ${what} (${through}; platforms: ${names || 'not listed'})`, ...(device ? { device } : {}) };
   }
   const found = platforms.error ?? (platforms.platforms.length === 0 ? `clGetPlatformIDs returned ${platforms.platformError} and no platform` : `platforms: ${names}`);
   return {

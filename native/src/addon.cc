@@ -173,6 +173,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openRuntime", Napi::Function::New(env, OpenRuntime, "openRuntime"));
   exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses, "setErrorClasses"));
   registerSystemProbes(env, exports);
+  registerImageExports(env, exports);
   registerOpenClForwarder(env, exports);
   registerWeightLoaderExports(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));

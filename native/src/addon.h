@@ -35,6 +35,8 @@ AddonData& addonData(Napi::Env env);
 [[noreturn]] void throwType(Napi::Env env, const std::string& message);
 // system_probe.cc: probeSharedLibrary, probeOpenClPlatforms (for doctor's OpenCL diagnosis).
 void registerSystemProbes(Napi::Env env, Napi::Object exports);
+// png_encode.cc: pngFilterRows (on libuv's pool) and crc32, for lib/image/png.ts.
+void registerImageExports(Napi::Env env, Napi::Object exports);
 // opencl_forwarder.cc: loadOpenClForwarder, configureOpenClCache, openClCacheStats.
 void registerOpenClForwarder(Napi::Env env, Napi::Object exports);
 [[noreturn]] void throwRange(Napi::Env env, const std::string& message);

@@ -1,11 +1,14 @@
 // Facts about the system's OpenCL set-up for `sd-mali doctor` and for the error load()
 // throws when no OpenCL device is visible: can a shared library be opened under a given
-// name (and which file is it), and what platforms and devices the ICD loader reports.
+// name (and which file is it), and what platforms and devices the ICD loader reports
+// (each device's CL_DEVICE_TYPE, name and vendor: TVM takes a CPU device silently when
+// no GPU is registered, and load() must be able to tell).
 // Both run on libuv's thread pool: opening a vendor driver (PoCL pulls in LLVM) or
 // enumerating platforms can take far longer than a frame.
 #include <dlfcn.h>
 #include <link.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -48,16 +51,29 @@ using ClUint = uint32_t;
 using GetPlatformIDs = ClInt (*)(ClUint, void**, ClUint*);
 using GetPlatformInfo = ClInt (*)(void*, ClUint, size_t, void*, size_t*);
 using GetDeviceIDs = ClInt (*)(void*, uint64_t, ClUint, void**, ClUint*);
+using GetDeviceInfo = ClInt (*)(void*, ClUint, size_t, void*, size_t*);
 constexpr ClUint kPlatformVersion = 0x0901;
+constexpr ClUint kDeviceType = 0x1000;
+constexpr ClUint kDeviceName = 0x102B;
+constexpr ClUint kDeviceVendor = 0x102C;
+constexpr ClUint kDriverVersion = 0x102D;
+constexpr ClUint kDeviceVersion = 0x102F;
+constexpr size_t kMaxDevicesListed = 64;
 constexpr ClUint kPlatformName = 0x0902;
 constexpr ClUint kPlatformVendor = 0x0903;
 constexpr uint64_t kDeviceTypeAll = 0xFFFFFFFF;
 constexpr ClInt kDeviceNotFound = -1;
 
+struct DeviceFacts {
+  uint64_t type = 0;  // CL_DEVICE_TYPE bits: 2 CPU, 4 GPU, 8 accelerator, 16 custom
+  std::string name, vendor, version, driverVersion;
+};
+
 struct PlatformFacts {
   std::string name, vendor, version;
   uint32_t devices = 0;
   int32_t deviceError = 0;
+  std::vector<DeviceFacts> deviceList;
 };
 
 struct OpenClFacts {
@@ -75,6 +91,35 @@ std::string platformString(GetPlatformInfo info, void* platform, ClUint what) {
   return out;
 }
 
+std::string deviceString(GetDeviceInfo info, void* device, ClUint what) {
+  size_t size = 0;
+  if (info(device, what, 0, nullptr, &size) != 0 || size == 0 || size > 4096) return {};
+  std::string out(size, '\0');
+  if (info(device, what, size, out.data(), nullptr) != 0) return {};
+  while (!out.empty() && out.back() == '\0') out.pop_back();
+  return out;
+}
+
+std::vector<DeviceFacts> listDevices(GetDeviceIDs getDevices, GetDeviceInfo getInfo, void* platform, uint32_t count) {
+  std::vector<DeviceFacts> out;
+  if (count == 0 || getInfo == nullptr) return out;
+  std::vector<void*> ids(std::min<size_t>(count, kMaxDevicesListed));
+  ClUint got = 0;
+  if (getDevices(platform, kDeviceTypeAll, static_cast<ClUint>(ids.size()), ids.data(), &got) != 0) return out;
+  ids.resize(std::min<size_t>(got, ids.size()));
+  for (void* id : ids) {
+    DeviceFacts d;
+    uint64_t type = 0;
+    if (getInfo(id, kDeviceType, sizeof type, &type, nullptr) == 0) d.type = type;
+    d.name = deviceString(getInfo, id, kDeviceName);
+    d.vendor = deviceString(getInfo, id, kDeviceVendor);
+    d.version = deviceString(getInfo, id, kDeviceVersion);
+    d.driverVersion = deviceString(getInfo, id, kDriverVersion);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 OpenClFacts probeOpenCl(const std::string& loader) {
   OpenClFacts facts;
   dlerror();
@@ -86,6 +131,7 @@ OpenClFacts probeOpenCl(const std::string& loader) {
   auto getPlatforms = reinterpret_cast<GetPlatformIDs>(dlsym(lib, "clGetPlatformIDs"));
   auto getInfo = reinterpret_cast<GetPlatformInfo>(dlsym(lib, "clGetPlatformInfo"));
   auto getDevices = reinterpret_cast<GetDeviceIDs>(dlsym(lib, "clGetDeviceIDs"));
+  auto getDeviceInfo = reinterpret_cast<GetDeviceInfo>(dlsym(lib, "clGetDeviceInfo"));
   if (getPlatforms == nullptr || getInfo == nullptr || getDevices == nullptr) {
     facts.error = loader + " does not export clGetPlatformIDs/clGetPlatformInfo/clGetDeviceIDs: not an OpenCL library";
     return facts;
@@ -105,6 +151,7 @@ OpenClFacts probeOpenCl(const std::string& loader) {
     ClInt status = getDevices(id, kDeviceTypeAll, 0, nullptr, &devices);
     if (status == 0) p.devices = devices;
     else if (status != kDeviceNotFound) p.deviceError = status;
+    p.deviceList = listDevices(getDevices, getDeviceInfo, id, p.devices);
     facts.platforms.push_back(std::move(p));
   }
   return facts;
@@ -131,6 +178,19 @@ Napi::Value openClFactsValue(Napi::Env env, OpenClFacts& facts) {
     o.Set("version", p.version);
     o.Set("devices", p.devices);
     if (p.deviceError != 0) o.Set("deviceError", p.deviceError);
+    Napi::Array list = Napi::Array::New(env, p.deviceList.size());
+    for (size_t k = 0; k < p.deviceList.size(); k++) {
+      const DeviceFacts& d = p.deviceList[k];
+      Napi::Object dev = Napi::Object::New(env);
+      // The type bits fit a double exactly (they are below 2^32).
+      dev.Set("type", static_cast<double>(d.type & 0xffffffffu));
+      dev.Set("name", d.name);
+      dev.Set("vendor", d.vendor);
+      dev.Set("version", d.version);
+      dev.Set("driverVersion", d.driverVersion);
+      list.Set(static_cast<uint32_t>(k), dev);
+    }
+    o.Set("deviceList", list);
     platforms.Set(static_cast<uint32_t>(i), o);
   }
   out.Set("platforms", platforms);

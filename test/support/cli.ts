@@ -2,6 +2,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TEST_CLI_ENV } from './devices.js';
 import { REPO_ROOT } from './shared-data.js';
 
 /** The file package.json's "bin" names (built by `npm run build:ts`, which npm test runs first). */
@@ -18,12 +19,15 @@ export interface CliResult {
   stderr: string;
 }
 
-/** A clean environment: no TVM variables unless given. */
+/**
+ * A clean environment: no TVM variables unless given, and the suite's opt-in to PoCL's CPU
+ * OpenCL device (TEST_CLI_ENV); `extra` may take it back (SD_MALI_ALLOW_CPU_OPENCL: '').
+ */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env['SD_MALI_TVM_RUNTIME'];
   delete env['TVM_LIBRARY_PATH'];
-  return { ...env, ...extra };
+  return { ...env, ...TEST_CLI_ENV, ...extra };
 }
 
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {

@@ -28,6 +28,7 @@ try {
     ...(config.device !== undefined ? { device: config.device } : {}),
     ...(config.runtime !== undefined ? { tvmRuntime: config.runtime } : {}),
     ...(config.tokenizer !== undefined ? { tokenizer: config.tokenizer } : {}),
+    ...(config.allowCpuOpenCl ? { allowCpuOpenCl: true } : {}),
   });
 } catch (err) {
   send({ type: 'load-failed', error: describeFailure(err) });
@@ -96,7 +97,8 @@ send({
     pid: process.pid,
     modelDir: info.modelDir,
     device: info.device,
-    deviceName: info.deviceName,
+    deviceName: info.openClDevice?.name ?? info.deviceName,
+    deviceKind: info.deviceKind,
     runtimePath: info.runtimePath,
     executable: info.executable,
     guidanceBaked: info.guidanceBaked === true,

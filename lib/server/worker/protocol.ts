@@ -3,6 +3,7 @@
  * 'advanced' serialization, so byte arrays cross as they are).
  */
 import type { SchedulerName } from '../../schedulers/index.js';
+import type { OpenClDeviceKind } from '../../tvm/opencl-device-kind.js';
 
 /** What the worker loads, given on its command line as JSON. */
 export interface WorkerConfig {
@@ -10,6 +11,7 @@ export interface WorkerConfig {
   tokenizer?: string;
   device?: string;
   runtime?: string;
+  allowCpuOpenCl?: boolean;
 }
 
 export interface WorkerGenerate {
@@ -38,6 +40,8 @@ export interface WorkerInfo {
   modelDir: string;
   device: string;
   deviceName: string | undefined;
+  /** 'gpu', 'cpu', …: for OpenCL, TVM's device's CL_DEVICE_TYPE (pipe.info.deviceKind). */
+  deviceKind: OpenClDeviceKind;
   runtimePath: string;
   executable: string;
   /** Whether the unet applies classifier-free guidance itself (found by the warmup at load). */
