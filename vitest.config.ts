@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 import { RUNTIME_ID_VARIABLE, testRuntimeSpecs } from './test/support/runtimes.js';
 
 /** Suites that load a real TVM runtime: they run once per runtime (a project each). */
-const RUNTIME_SUITES = ['tvm-runtime', 'tvm-standin-model', 'pipeline', 'cli', 'tvm-fuzz', 'program-cache', 'weight-loader', 'pipeline-async-path', 'tvm-async-copies', 'opencl-cpu-device'].map((name) => `test/${name}.test.ts`);
+const RUNTIME_SUITES = ['tvm-runtime', 'tvm-standin-model', 'pipeline', 'cli', 'tvm-fuzz', 'program-cache', 'weight-loader', 'pipeline-async-path', 'tvm-async-copies', 'opencl-cpu-device', 'pipeline-samplers'].map((name) => `test/${name}.test.ts`);
 /** Suites that run models built by sd-mali's own compile flow (TVM v0.26): only under a tvm-ffi runtime. */
 const COMPILED_SUITES = ['compiled-model'].map((name) => `test/${name}.test.ts`);
 const SHARED_DIR = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'shared'));

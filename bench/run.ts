@@ -15,6 +15,7 @@ import { printPipeline, type PipelineBench } from './pipeline.js';
 import { benchRealscale, printRealscale } from './realscale.js';
 import { benchRobustness, printRobustness, type RobustnessBench } from './robustness.js';
 import { benchServer, printServer } from './server.js';
+import { benchBodyStalls, printBodyStalls } from './server-bodies.js';
 import { benchWarmStart, printWarmStart, type WarmStartBench } from './warm-start.js';
 import { benchWeights, printWeights } from './weights.js';
 
@@ -124,6 +125,10 @@ if (first && firstReady && tokenizerDir && wanted('server')) {
   const server = await benchServer(first.standin, first.path, tokenizerDir);
   printServer(server);
   results['server'] = server;
+  // The stall while the largest allowed body of each route is handled (issue 21), beside idle.
+  const bodies = await benchBodyStalls(first.standin, first.path, tokenizerDir);
+  printBodyStalls(bodies);
+  results['serverBodies'] = bodies;
 }
 
 // SD 1.5-sized weights (issue 11): the loader beside this machine's floor and numpy's path.

@@ -80,6 +80,10 @@ describe('sd-mali without a runtime', () => {
     const bad = runCli(['generate', 'x', '--scheduler', 'nope']);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain("argument 'nope' is invalid");
+    // A schedule type the sampler does not take is refused before any model work.
+    const noSchedule = runCli(['generate', 'x', '--scheduler', 'ddim', '--sigma-schedule', 'karras']);
+    expect(noSchedule.status).not.toBe(0);
+    expect(noSchedule.stderr).toContain("scheduler 'ddim' has no sigma schedule option");
   });
 });
 

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
 import { chromiumAvailability, launchChromium } from './support/browser.js';
 import { pngSize, postJson, serverReady, startServer, type RunningServer, type Txt2ImgResponse } from './support/server.js';
+import { SAMPLERS } from '../lib/server/index.js';
 import { REPO_ROOT, titled } from './support/shared-data.js';
 
 const browserReady = chromiumAvailability();
@@ -31,8 +32,8 @@ describe.skipIf(!ready.available)(titled('the page at / in headless Chromium', r
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(`${s.url}/`);
-    await expect.poll(() => page.locator('#sampler option').count(), { timeout: 30_000 }).toBe(8);
-    expect(await page.locator('#model').textContent()).toBe('model: standin-tvm0.20');
+    await expect.poll(() => page.locator('#sampler option').count(), { timeout: 30_000 }).toBe(SAMPLERS.length);
+    expect(await page.locator('#model').textContent()).toMatch(/^model: standin-tvm0\.20 \[[0-9a-f]{10}\]$/);
 
     await page.fill('#prompt', 'a lighthouse on a cliff at dawn');
     await page.fill('#negative', 'blurry');
@@ -46,6 +47,9 @@ describe.skipIf(!ready.available)(titled('the page at / in headless Chromium', r
     expect(await page.locator('#status').textContent()).toMatch(/^image 1 of 1, step \d+ of 1000$/);
     await page.click('#interrupt');
     await expect.poll(() => page.locator('#status').textContent(), { timeout: 30_000 }).toBe('interrupted');
+    // The image where it stopped is shown (as A1111 returns it), not kept in the strip.
+    expect(await page.locator('#info').textContent()).toBe('seed 42 · DPM++ 2M · 1000 steps · CFG 7.5 (baked) · interrupted');
+    expect(await page.locator('#image').isHidden()).toBe(false);
     expect(await page.locator('#strip img').count()).toBe(0);
     expect(await page.locator('#generate').isDisabled()).toBe(false);
 

@@ -16,8 +16,8 @@ const request = (prompt: string) => ({ prompt, negativePrompt: '', steps: 1, sch
 describe('the worker supervisor', () => {
   let supervisor: WorkerSupervisor | undefined;
   const logs: string[] = [];
-  const start = (model = 'fake'): WorkerSupervisor => {
-    supervisor = new WorkerSupervisor(FAKE, { model }, { initialMs: 20, maxMs: 1000 }, (l) => logs.push(l));
+  const start = (model = 'fake', watchdog = { stepTimeoutMs: 60_000, cancelTimeoutMs: 60_000 }): WorkerSupervisor => {
+    supervisor = new WorkerSupervisor(FAKE, { model }, { initialMs: 20, maxMs: 1000 }, (l) => logs.push(l), watchdog);
     supervisor.start();
     return supervisor;
   };
@@ -84,5 +84,43 @@ describe('the worker supervisor', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(s.restarts).toBe(0);
     await expect(s.generate(request('x'))).rejects.toThrow(WorkerLoadError);
+  });
+
+  it('the watchdog kills a worker that stops making progress; the request fails saying so, the next runs on a new worker', async () => {
+    const s = start('fake', { stepTimeoutMs: 300, cancelTimeoutMs: 60_000 });
+    const first = await s.ready();
+    const err = await s.generate(request('hang')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkerCrashedError);
+    expect((err as Error).message).toBe(
+      `the generation worker (pid ${first.pid}) made no progress for 300 ms (a hung driver or GPU call?), so the server killed it; a new worker is being started for the requests after it`,
+    );
+    expect((await s.generate(request('fine'))).parameters).toBe('fine');
+    expect(s.info!.pid).not.toBe(first.pid);
+    expect(s.restarts).toBe(1);
+  });
+
+  it('the watchdog kills a worker that does not honour a cancel in time, though it keeps stepping', async () => {
+    const s = start('fake', { stepTimeoutMs: 60_000, cancelTimeoutMs: 300 });
+    const first = await s.ready();
+    const stop = new AbortController();
+    let steps = 0;
+    const run = s.generate(request('deaf'), { signal: stop.signal, onStep: () => void steps++ }).catch((e: unknown) => e);
+    while (steps < 3) await new Promise((r) => setTimeout(r, 10));
+    stop.abort();
+    const err = await run;
+    expect(err).toBeInstanceOf(WorkerCrashedError);
+    expect((err as Error).message).toMatch(new RegExp(`^the generation worker \\(pid ${first.pid}\\) did not stop within 300 ms of being asked to`));
+    expect((await s.generate(request('fine'))).parameters).toBe('fine');
+  });
+
+  it('a request stopped by the server shutting down says so, not that a new worker is starting', async () => {
+    const s = start();
+    await s.ready();
+    const run = s.generate(request('hang')).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await s.close();
+    const err = await run;
+    expect(err).toBeInstanceOf(WorkerCrashedError);
+    expect((err as Error).message).toBe('the server is shutting down; this request was stopped');
   });
 });

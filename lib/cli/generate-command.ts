@@ -4,7 +4,7 @@ import { inputImageSize } from '../image/input-image.js';
 import { StableDiffusion, type GenerateOptions } from '../pipeline/index.js';
 import { randomSeed } from '../pipeline/options.js';
 import { checkGenerateOptions } from '../pipeline/stable-diffusion.js';
-import type { SchedulerName } from '../schedulers/index.js';
+import type { SchedulerName, SigmaSchedule } from '../schedulers/index.js';
 import { allowCpuOpenCl, describeDevice } from './cpu-opencl.js';
 import { checkWritable, defaultOutputName, writeAtomically } from './output-file.js';
 import { createProgress } from './progress.js';
@@ -16,6 +16,7 @@ export interface GenerateCommandOptions {
   device?: string;
   steps: number;
   scheduler: SchedulerName;
+  sigmaSchedule?: SigmaSchedule;
   seed?: bigint;
   output?: string;
   runtime?: string;
@@ -43,6 +44,7 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
   const generateOptions: GenerateOptions = {
     steps: opts.steps,
     scheduler: opts.scheduler,
+    ...(opts.sigmaSchedule !== undefined ? { schedulerOptions: { sigmaSchedule: opts.sigmaSchedule } } : {}),
     seed,
     signal: controller.signal,
     onStep: (s) => progress.step(s),
@@ -95,6 +97,7 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
       seed: String(image.seed),
       steps: opts.steps,
       scheduler: opts.scheduler,
+      ...(opts.sigmaSchedule !== undefined ? { sigmaSchedule: opts.sigmaSchedule } : {}),
       guidanceScale: image.parameters.guidanceScale,
       ...(image.parameters.denoisingStrength !== undefined ? { denoisingStrength: image.parameters.denoisingStrength } : {}),
       unetCalls: image.timings.unetMs.length,

@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 
 import { SdMaliError } from '../errors.js';
 import { DEFAULT_SCHEDULER, DEFAULT_STEPS } from '../pipeline/index.js';
 import { packageRoot } from '../tvm/native.js';
-import { SCHEDULER_NAMES, type SchedulerName } from '../schedulers/index.js';
+import { SCHEDULER_NAMES, SIGMA_SCHEDULES, type SchedulerName, type SigmaSchedule } from '../schedulers/index.js';
 import { registerBuildCommand } from './build-command.js';
 import { cacheClearCommand, cacheInfoCommand } from './cache-command.js';
 import { doctorCommand } from './doctor-command.js';
@@ -61,6 +61,7 @@ program
   .option('-d, --device <device>', "'opencl', 'cpu', 'cuda', 'vulkan' or 'metal', optionally ':<id>'; default: the first that works")
   .option('-s, --steps <n>', 'inference steps', positiveInt, DEFAULT_STEPS)
   .addOption(new Option('--scheduler <name>', 'sampler').choices([...SCHEDULER_NAMES]).default(DEFAULT_SCHEDULER))
+  .addOption(new Option('--sigma-schedule <type>', "schedule type (A1111's Karras, Exponential, Beta) for samplers that take one; default: the sampler's own").choices([...SIGMA_SCHEDULES]))
   .option('--seed <n>', 'seed of the initial noise (torch.manual_seed-compatible); default random', seedValue)
   .option('--cfg <scale>', 'classifier-free guidance scale (default 7.5); 1 turns guidance off: one batch-1 UNet call per step (LCM)', finiteNumber)
   .option('--init-image <file>', 'img2img: start from this PNG, JPEG or WebP, resized to the model\'s size')
@@ -82,6 +83,7 @@ program
 Examples:
   $ sd-mali generate "an astronaut riding a horse" --model ./dist --steps 20 --seed 42
   $ sd-mali generate "a red fox in a misty forest" --negative "blurry" --scheduler dpm++2m-karras -o fox.png
+  $ sd-mali generate "a harbour at dusk" --scheduler heun --sigma-schedule exponential --steps 12
   $ SD_MALI_TVM_RUNTIME=/opt/tvm/build/libtvm_runtime.so sd-mali generate "a lighthouse" --json
   $ sd-mali generate "a watercolour of a harbour" --init-image photo.png --strength 0.6
   $ sd-mali generate "a red door" --init-image house.png --mask door-mask.png --scheduler ddim

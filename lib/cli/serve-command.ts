@@ -15,11 +15,25 @@ interface ServeOptions {
   queueSize: number;
   corsOrigin?: string;
   outputDir?: string;
+  allowedHosts?: string[];
+  watchdog?: number;
 }
 
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CommanderArgumentError('must be a port number (0 to 65535)');
+  return n;
+}
+
+function hostList(value: string): string[] {
+  const names = value.split(',').map((h) => h.trim()).filter((h) => h.length > 0);
+  if (names.length === 0) throw new CommanderArgumentError('must name at least one host');
+  return names;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new CommanderArgumentError('must be a number of seconds > 0');
   return n;
 }
 
@@ -42,6 +56,8 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     ...(opts.apiAuth !== undefined ? { apiAuth: opts.apiAuth } : {}),
     ...(opts.corsOrigin !== undefined ? { corsOrigin: opts.corsOrigin } : {}),
     ...(opts.outputDir !== undefined ? { outputDir: opts.outputDir } : {}),
+    ...(opts.allowedHosts !== undefined ? { allowedHosts: opts.allowedHosts } : {}),
+    ...(opts.watchdog !== undefined ? { watchdog: { stepTimeoutMs: opts.watchdog * 1000 } } : {}),
   });
   process.stderr.write(`sd-mali serve: loading ${opts.model} in the generation worker…\n`);
   let url: string;
@@ -82,6 +98,8 @@ export function registerServeCommand(program: Command): void {
     .option('--queue-size <n>', 'requests that may wait behind the running one', count, DEFAULT_QUEUE_SIZE)
     .option('--cors-origin <origin>', 'allow browsers on this origin (or *) to call the API')
     .option('--output-dir <dir>', 'where save_images writes', 'outputs/txt2img-images')
+    .option('--allowed-hosts <names>', 'Host header names to answer besides localhost, 127.0.0.1, [::1] (comma-separated; * for any)', hostList)
+    .option('--watchdog <seconds>', 'replace the worker when an image makes no progress for this long', seconds, 120)
     .addHelpText(
       'after',
       `

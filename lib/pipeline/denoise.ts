@@ -28,6 +28,8 @@ export interface DenoiseRun {
   timer: StageTimer;
   onStep: ((progress: StepProgress) => void) | undefined;
   signal: AbortSignal | undefined;
+  /** An abort after the first step ends the loop (the latents reached are decoded) instead of throwing. */
+  decodeOnAbort: boolean;
 }
 
 export interface DenoiseTimings {
@@ -46,7 +48,10 @@ export async function denoise(model: LoadedModel, scope: ResourceScope, run: Den
   let x = start;
   for (let i = run.beginIndex; i < scheduler.length; i++) {
     const done = i - run.beginIndex;
-    if (signal?.aborted) throw new AbortError(`generation aborted after ${done} of ${steps} steps`, { cause: signal.reason });
+    if (signal?.aborted) {
+      if (run.decodeOnAbort && done > 0) break;
+      throw new AbortError(`generation aborted after ${done} of ${steps} steps`, { cause: signal.reason });
+    }
     // Asynchronous copies: a synchronous one would block the event loop behind any model
     // call queued on this runtime (another pipeline's UNet step).
     const [, copyIn] = await timer.time(async () => {

@@ -1,7 +1,7 @@
 /** Options of StableDiffusion.load and generate, and their checks. */
 import { InvalidArgumentError } from '../errors.js';
 import { RESIZE_MODES, type ImageInput, type ResizeMode } from '../image/input-image.js';
-import { isSchedulerName, SCHEDULER_NAMES, type SchedulerName, type TimestepSpacing } from '../schedulers/index.js';
+import { createScheduler, isSchedulerName, SCHEDULER_NAMES, type SchedulerName, type SigmaSchedule, type TimestepSpacing } from '../schedulers/index.js';
 
 export type LoadPhase = 'runtime' | 'module' | 'weights' | 'warmup';
 
@@ -55,8 +55,10 @@ export interface StepProgress {
 
 export interface SchedulerTuning {
   timestepSpacing?: TimestepSpacing;
-  /** dpm++2m: 'zero' (diffusers' default) or 'sigma_min'. */
+  /** dpm++2m, dpm++2m-sde, dpm++2s, unipc: 'zero' (diffusers' default) or 'sigma_min'. */
   finalSigmasType?: 'zero' | 'sigma_min';
+  /** A1111's schedule type where the sampler takes one (sigmaSchedulesFor(scheduler)). */
+  sigmaSchedule?: SigmaSchedule;
 }
 
 export interface GenerateOptions {
@@ -97,6 +99,11 @@ export interface GenerateOptions {
   invertMask?: boolean;
   onStep?: (progress: StepProgress) => void;
   signal?: AbortSignal;
+  /**
+   * When `signal` fires after the first step: stop there and decode the latents reached
+   * (the image is returned) instead of rejecting with an AbortError, as A1111's interrupt does.
+   */
+  decodeOnAbort?: boolean;
 }
 
 export const DEFAULT_STEPS = 20;
@@ -121,6 +128,7 @@ export interface ResolvedGenerateOptions {
   invertMask: boolean;
   onStep: ((p: StepProgress) => void) | undefined;
   signal: AbortSignal | undefined;
+  decodeOnAbort: boolean;
 }
 
 export const DEFAULT_IMG2IMG_STRENGTH = 0.8;
@@ -167,13 +175,21 @@ export function resolveGenerateOptions(options: GenerateOptions, latentShape: re
   if (typeof maskBlur !== 'number' || !(maskBlur >= 0 && maskBlur <= 64)) throw new InvalidArgumentError(`maskBlur must be 0 to 64 pixels, got ${String(maskBlur)}`);
   const g = options.guidanceScale;
   if (g !== undefined && (typeof g !== 'number' || !Number.isFinite(g))) throw new InvalidArgumentError(`guidanceScale must be a finite number, got ${String(g)}`);
+  const schedulerOptions = options.schedulerOptions ?? {};
+  try {
+    // Building the schedule checks what only the sampler knows (accepted sigma schedules,
+    // LCM's 50-step limit), before any model work.
+    createScheduler(scheduler, { steps, ...schedulerOptions });
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
   const negativePrompt = options.negativePrompt ?? '';
   if (typeof negativePrompt !== 'string') throw new InvalidArgumentError('negativePrompt must be a string');
   return {
     negativePrompt,
     steps,
     scheduler,
-    schedulerOptions: options.schedulerOptions ?? {},
+    schedulerOptions,
     seed,
     latents: options.latents,
     guidanceScale: g,
@@ -185,6 +201,7 @@ export function resolveGenerateOptions(options: GenerateOptions, latentShape: re
     invertMask: options.invertMask === true,
     onStep: options.onStep,
     signal: options.signal,
+    decodeOnAbort: options.decodeOnAbort === true,
   };
 }
 

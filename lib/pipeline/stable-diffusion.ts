@@ -262,10 +262,11 @@ export class StableDiffusion implements Disposable {
           timer,
           onStep: opts.onStep,
           signal,
+          decodeOnAbort: opts.decodeOnAbort,
         },
         prepared.latents,
       );
-      throwIfAborted(signal);
+      if (!opts.decodeOnAbort) throwIfAborted(signal);
       const [image, vaeMs] = await timer.time(() => decodeLatents(model, scope, latents));
 
       const generationTimings: GenerationTimings = { tokenizeMs, textEncoderMs, ...timings, vaeMs, totalMs: timer.elapsedMs() };

@@ -61,18 +61,26 @@ export function betaCdf(x: number, a: number, b: number): number {
   return 1 - (front * betaContinuedFraction(1 - x, b, a)) / b;
 }
 
-/** The Beta(a, b) quantile: the x with betaCdf(x) = p. */
+/** The Beta(a, b) quantile: the x with betaCdf(x) = p (safeguarded Newton, to double precision). */
 export function betaPpf(p: number, a: number, b: number): number {
   if (!(p >= 0 && p <= 1)) throw new RangeError(`betaPpf: p must be within [0, 1], got ${p}`);
   if (p === 0) return 0;
   if (p === 1) return 1;
+  const logB = logGamma(a) + logGamma(b) - logGamma(a + b);
   let lo = 0;
   let hi = 1;
+  let x = 0.5;
   for (let i = 0; i < 200; i++) {
-    const mid = (lo + hi) / 2;
-    if (mid === lo || mid === hi) break;
-    if (betaCdf(mid, a, b) < p) lo = mid;
-    else hi = mid;
+    const f = betaCdf(x, a, b) - p;
+    if (f === 0) return x;
+    if (f < 0) lo = x;
+    else hi = x;
+    const pdf = Math.exp((a - 1) * Math.log(x) + (b - 1) * Math.log1p(-x) - logB);
+    let next = x - f / pdf;
+    // Newton where it stays inside the bracket, else halve the bracket.
+    if (!(next > lo && next < hi)) next = (lo + hi) / 2;
+    if (Math.abs(next - x) <= 1e-16 * x || next === lo || next === hi) return next;
+    x = next;
   }
-  return (lo + hi) / 2;
+  return x;
 }

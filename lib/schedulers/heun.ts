@@ -11,14 +11,16 @@ import { sigmaSpaceScheduler } from './sigma-schedule.js';
 import { sigmaSchedule } from './euler.js';
 
 /** [a0, a1, a1, a2, a2, ...]: the first entry once, the rest twice (torch repeat_interleave). */
-export function interleaveAfterFirst<T>(values: readonly T[]): T[] {
-  return values.length === 0 ? [] : [values[0]!, ...values.slice(1).flatMap((v) => [v, v])];
+export function interleaveAfterFirst(values: ArrayLike<number>): number[] {
+  const out: number[] = values.length === 0 ? [] : [values[0]!];
+  for (let i = 1; i < values.length; i++) out.push(values[i]!, values[i]!);
+  return out;
 }
 
 export function createHeun(name: SchedulerName, options: SchedulerOptions): Scheduler {
   const base = sigmaSchedule(options);
   // sigmas: [s0, s1, s1, ..., s(n-1), s(n-1), 0]; timesteps: [t0, t1, t1, ..., t(n-1), t(n-1)].
-  const sigmas = Float32Array.from([...interleaveAfterFirst([...base.sigmas.subarray(0, -1)]), 0]);
+  const sigmas = Float32Array.from([...interleaveAfterFirst(base.sigmas.subarray(0, -1)), 0]);
   const timesteps = interleaveAfterFirst(base.timesteps);
   const counter = new StepCounter(name, timesteps.length, options.beginIndex);
   let pending: { derivative: Float32Array; dt: number; sample: Float32Array } | undefined;

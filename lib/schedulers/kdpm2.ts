@@ -49,11 +49,11 @@ export function createKdpm2(name: SchedulerName, options: SchedulerOptions, ance
   const tInterpol = [...interpol].map((v) => sigmaToTF32(v, logSigmas));
   const between = ancestral ? tInterpol.slice(0, n - 1) : tInterpol.slice(1, n);
   const timesteps = [base.timesteps[0]!, ...between.flatMap((t, k) => [t, base.timesteps[k + 1]!])];
-  const sigmas = Float32Array.from([...interleaveAfterFirst([...s]), 0]);
-  const interpolated = Float32Array.from([...interleaveAfterFirst([...interpol]), interpol[n]!]);
+  const sigmas = Float32Array.from([...interleaveAfterFirst(s), 0]);
+  const interpolated = Float32Array.from([...interleaveAfterFirst(interpol), interpol[n]!]);
   if (ancestral) {
-    up = Float32Array.from([...interleaveAfterFirst([...up]), up[n]!]);
-    down = Float32Array.from([...interleaveAfterFirst([...down]), down[n]!]);
+    up = Float32Array.from([...interleaveAfterFirst(up), up[n]!]);
+    down = Float32Array.from([...interleaveAfterFirst(down), down[n]!]);
   }
   const counter = new StepCounter(name, timesteps.length, options.beginIndex);
   let saved: Float32Array | undefined;
@@ -71,7 +71,7 @@ export function createKdpm2(name: SchedulerName, options: SchedulerOptions, ance
     },
     modelTimestep: (i) => roundHalfEven(timesteps[i]!),
     step(modelOutput, i, sample, generator?: NoiseSource) {
-      if (ancestral && !generator) throw new TypeError(`${name}: step() needs a generator for its noise`);
+      if (ancestral && !firstOrder(i) && !generator) throw new TypeError(`${name}: step() needs a generator for its noise`);
       counter.take(i, modelOutput, sample);
       const len = sample.length;
       const out = new Float32Array(len);

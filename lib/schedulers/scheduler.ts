@@ -13,11 +13,14 @@ export interface Scheduler {
   readonly name: SchedulerName;
   /** The timesteps the model is called at, in order (integers, or float32 values for LMS/Euler). */
   readonly timesteps: readonly number[];
-  /** Noise levels after set_timesteps (LMS, Euler, Euler-a, DPM-Solver), one more than timesteps. */
+  /**
+   * diffusers' `sigmas` after set_timesteps, in its layout, for the sigma-based classes: one
+   * more than timesteps, but interleaved for Heun ([s0, s1, s1, ..., 0]) and KDPM2 (2n + 2).
+   */
   readonly sigmas?: readonly number[];
   /** Scale of the initial noise: 1, or sigma_max for the sigma-space schedulers. */
   readonly initNoiseSigma: number;
-  /** Number of model calls (PNDM: steps + 1, its second timestep repeated). */
+  /** Number of model calls (PNDM: steps + 1, its second timestep repeated; Heun, DPM2: 2 * steps - 1). */
   readonly length: number;
   /** The model input for step i: the identity, or sample / sqrt(sigma^2 + 1). */
   scaleModelInput(sample: Float32Array, i: number): Float32Array;

@@ -52,13 +52,26 @@ export function convertSigmas(schedule: SigmaSchedule, inSigmas: readonly number
   }
 }
 
+/**
+ * _sigma_to_t's low_idx: the last index whose log-sigma is <= log(sigma) (0 when none is),
+ * clipped to len - 2. The training log-sigmas ascend, so the indices that pass form a
+ * prefix and a binary search finds its end (cumsum(...).argmax() in diffusers).
+ */
+function lowIndex(logSigmas: Float32Array, below: (logSigma: number) => boolean): number {
+  let lo = 0;
+  let hi = logSigmas.length; // below() holds for [0, lo) and fails for [hi, len)
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (below(logSigmas[mid]!)) lo = mid + 1;
+    else hi = mid;
+  }
+  return Math.min(Math.max(lo - 1, 0), logSigmas.length - 2);
+}
+
 /** diffusers' _sigma_to_t: the fractional timestep whose log-sigma interpolates `sigma`. */
 export function sigmaToT(sigma: number, logSigmas: Float32Array): number {
   const logSigma = Math.log(Math.max(sigma, 1e-10));
-  // The last index whose log-sigma is <= log(sigma) (0 when none is), clipped to len - 2.
-  let low = 0;
-  for (let j = 0; j < logSigmas.length; j++) if (logSigma - logSigmas[j]! >= 0) low = j;
-  low = Math.min(low, logSigmas.length - 2);
+  const low = lowIndex(logSigmas, (l) => logSigma - l >= 0);
   const lo = logSigmas[low]!;
   const hi = logSigmas[low + 1]!;
   const w = Math.min(1, Math.max(0, (lo - logSigma) / (lo - hi)));
@@ -71,9 +84,7 @@ export function sigmaToT(sigma: number, logSigmas: Float32Array): number {
  */
 export function sigmaToTF32(sigma: number, logSigmas: Float32Array): number {
   const logSigma = f32(Math.log(f32(Math.max(sigma, 1e-10))));
-  let low = 0;
-  for (let j = 0; j < logSigmas.length; j++) if (f32(logSigma - logSigmas[j]!) >= 0) low = j;
-  low = Math.min(low, logSigmas.length - 2);
+  const low = lowIndex(logSigmas, (l) => f32(logSigma - l) >= 0);
   const lo = logSigmas[low]!;
   const hi = logSigmas[low + 1]!;
   const w = Math.min(1, Math.max(0, f32(f32(lo - logSigma) / f32(lo - hi))));

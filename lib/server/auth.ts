@@ -7,11 +7,16 @@ export type Credentials = ReadonlyMap<string, string>;
 
 export function parseApiAuth(spec: string): Credentials {
   const out = new Map<string, string>();
-  for (const pair of spec.split(',')) {
+  const entries = spec.split(',');
+  entries.forEach((pair, k) => {
     const colon = pair.indexOf(':');
-    if (colon <= 0 || colon === pair.length - 1) throw new InvalidArgumentError(`--api-auth takes user:password[,user2:password2], got an entry without both ('${pair.slice(0, 32)}')`);
-    out.set(pair.slice(0, colon).trim(), pair.slice(colon + 1));
-  }
+    const user = colon < 0 ? '' : pair.slice(0, colon).trim();
+    // The message names the entry by its place, never by its text: it may hold a password.
+    const which = entries.length > 1 ? `entry ${k + 1} of ${entries.length}` : 'the value';
+    if (colon < 0 || colon === pair.length - 1) throw new InvalidArgumentError(`--api-auth takes user:password[,user2:password2]; ${which} lacks a user or a password`);
+    if (user.length === 0) throw new InvalidArgumentError(`--api-auth takes user:password[,user2:password2]; ${which} has an empty user name`);
+    out.set(user, pair.slice(colon + 1));
+  });
   return out;
 }
 

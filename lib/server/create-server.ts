@@ -9,8 +9,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { InvalidArgumentError } from '../errors.js';
 import { packageRoot } from '../tvm/native.js';
 import { checkBasicAuth, parseApiAuth } from './auth.js';
+import { BODY_LIMITS } from './body-limits.js';
 import type { ServerContext } from './context.js';
 import { HttpError, makeErrorHandler } from './http-errors.js';
+import { allowedHostNames, checkCrossSitePost, checkHost, registerJsonParser } from './http-guards.js';
+import { modelIdentity, type ModelIdentity } from './model-identity.js';
 import {
   DEFAULT_BACKOFF,
   DEFAULT_HOST,
@@ -18,6 +21,8 @@ import {
   DEFAULT_OUTPUT_DIR,
   DEFAULT_PORT,
   DEFAULT_QUEUE_SIZE,
+  DEFAULT_TIMEOUTS,
+  DEFAULT_WATCHDOG,
   isLoopback,
   type ServerOptions,
 } from './options.js';
@@ -70,6 +75,12 @@ export function createServer(options: ServerOptions): SdMaliServer {
   const queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
   if (!Number.isInteger(queueSize) || queueSize < 0) throw new InvalidArgumentError(`queueSize must be an integer >= 0, got ${queueSize}`);
   const workerEntry = options.workerEntry ?? defaultWorkerEntry();
+  const watchdog = { ...DEFAULT_WATCHDOG, ...options.watchdog };
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  for (const [name, ms] of Object.entries({ ...watchdog, ...timeouts })) {
+    if (!Number.isFinite(ms) || ms <= 0) throw new InvalidArgumentError(`${name} must be a positive number of milliseconds, got ${ms}`);
+  }
+  const allowedHosts = allowedHostNames(host, isLoopback(host), options.allowedHosts);
   const supervisor = new WorkerSupervisor(
     workerEntry,
     {
@@ -81,8 +92,10 @@ export function createServer(options: ServerOptions): SdMaliServer {
     },
     { ...DEFAULT_BACKOFF, ...options.restartBackoff },
     log,
+    watchdog,
   );
   let model: WorkerInfo | undefined;
+  let identity: ModelIdentity | undefined;
   const ctx: ServerContext = {
     supervisor,
     queue: new GenerationQueue(queueSize),
@@ -91,6 +104,10 @@ export function createServer(options: ServerOptions): SdMaliServer {
     model: () => {
       if (!model) throw new HttpError(503, 'the model is still loading');
       return model;
+    },
+    identity: () => {
+      if (!identity) throw new HttpError(503, 'the model is still loading');
+      return identity;
     },
     outputDir: resolve(options.outputDir ?? DEFAULT_OUTPUT_DIR),
     flags: {
@@ -105,6 +122,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
       runtime: options.runtime ?? null,
       queue_size: queueSize,
       cors_allow_origins: options.corsOrigin ?? null,
+      allowed_hosts: allowedHosts ? [...allowedHosts] : null,
       outdir_txt2img_samples: resolve(options.outputDir ?? DEFAULT_OUTPUT_DIR),
     },
     settings: {},
@@ -114,11 +132,20 @@ export function createServer(options: ServerOptions): SdMaliServer {
 
   const app: FastifyInstance = Fastify({
     logger: false,
-    bodyLimit: limits.bodyLimit,
+    // Per route below; this is for any route that names none.
+    bodyLimit: BODY_LIMITS.fallback,
     forceCloseConnections: true,
+    // A request (headers and body) that does not arrive in time is dropped, so stalled
+    // uploads cannot pin memory; an idle socket is closed (txt2img lifts it once its body is in).
+    requestTimeout: timeouts.requestTimeoutMs,
+    connectionTimeout: timeouts.connectionTimeoutMs,
+    // Node checks requestTimeout every connectionsCheckingInterval (30 s by default).
+    http: { connectionsCheckingInterval: timeouts.checkIntervalMs },
     ajv: { customOptions: { allErrors: true } },
   });
   app.setErrorHandler(makeErrorHandler(log));
+  registerJsonParser(app);
+  app.addHook('onRequest', async (request) => checkHost(allowedHosts, request));
   app.setNotFoundHandler((_request, reply) => void reply.code(404).send({ detail: 'Not Found' }));
   if (options.corsOrigin !== undefined) {
     const origin = options.corsOrigin;
@@ -133,6 +160,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
       }
     });
   }
+  app.addHook('onRequest', async (request) => checkCrossSitePost(options.corsOrigin, request));
   if (credentials) {
     app.addHook('onRequest', async (request) => {
       if (request.method === 'OPTIONS' || request.url === '/internal/ping') return;
@@ -142,7 +170,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
   registerPage(app);
   registerCatalog(app, ctx);
   registerProgress(app, ctx);
-  registerPngInfo(app);
+  registerPngInfo(app, limits.bodyLimit);
   registerTxt2Img(app, ctx);
   registerImg2Img(app, ctx);
 
@@ -154,6 +182,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
       try {
         model = await supervisor.ready();
         log(`sd-mali serve: model on ${model.device}, ${describeKind(model.deviceKind ?? 'unknown')}${model.deviceName ? `: '${model.deviceName}'` : ''}`);
+        identity = await modelIdentity(model.modelDir);
         await app.listen({ host, port });
       } catch (err) {
         await supervisor.close();

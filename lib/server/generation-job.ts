@@ -1,10 +1,11 @@
 /**
  * One txt2img request on the worker: batch_size × n_iter images with seeds seed, seed+1, …
- * (as A1111 numbers them), progress reported, /interrupt stopping the job and /skip the
- * image running now.
+ * (as A1111 numbers them), progress reported. As in A1111, /interrupt stops the job and
+ * /skip the image running now, and either way the image running is decoded from the
+ * latents it reached and returned; the images after an interrupt are not made.
  */
 import { AbortError } from '../errors.js';
-import type { SchedulerName } from '../schedulers/index.js';
+import type { SchedulerName, SigmaSchedule } from '../schedulers/index.js';
 import type { ServerContext } from './context.js';
 import type { WorkerGenerate, WorkerImage } from './worker/protocol.js';
 
@@ -13,17 +14,23 @@ export interface JobRequest {
   negativePrompt: string;
   steps: number;
   scheduler: SchedulerName;
+  sigmaSchedule: SigmaSchedule | undefined;
   firstSeed: bigint;
   count: number;
   guidanceScale: number | undefined;
+  /** The infotext written into the image of `seed`. */
+  infotext: (seed: bigint) => string;
+  /** A1111's task id, reported by /progress as current_task. */
+  taskId: string;
   /** img2img / inpainting fields passed to the worker as they are. */
   img2img?: Pick<WorkerGenerate, 'image' | 'mask' | 'strength' | 'resizeMode' | 'maskBlur' | 'invertMask'>;
 }
 
 export interface JobResult {
-  /** In seed order; a skipped image leaves no entry. */
+  /** In seed order; an image stopped by /skip or /interrupt is there, decoded where it stopped. */
   images: { index: number; seed: bigint; image: WorkerImage }[];
   interrupted: boolean;
+  /** Images stopped by /skip (decoded where they stopped). */
   skipped: number[];
   jobTimestamp: string;
 }
@@ -34,7 +41,12 @@ export async function runJob(ctx: ServerContext, request: JobRequest, signal: Ab
   const stopJob = (): void => job.abort(signal.reason);
   signal.addEventListener('abort', stopJob, { once: true });
   let image: AbortController | undefined;
-  ctx.tracker.beginJob(request.count, request.steps, { interrupt: () => job.abort(new Error('interrupted')), skip: () => image?.abort(new Error('skipped')) });
+  ctx.tracker.beginJob(
+    request.count,
+    request.steps,
+    { interrupt: () => job.abort(new Error('interrupted')), skip: () => image?.abort(new Error('skipped')) },
+    request.taskId,
+  );
   const result: JobResult = { images: [], interrupted: false, skipped: [], jobTimestamp: ctx.tracker.state.job_timestamp };
   try {
     if (signal.aborted) stopJob();
@@ -45,7 +57,7 @@ export async function runJob(ctx: ServerContext, request: JobRequest, signal: Ab
       }
       ctx.tracker.beginImage(k);
       image = new AbortController();
-      const seed = BigInt.asUintN(64, request.firstSeed + BigInt(k));
+      const seed = request.firstSeed + BigInt(k);
       try {
         const made = await ctx.supervisor.generate(
           {
@@ -53,6 +65,8 @@ export async function runJob(ctx: ServerContext, request: JobRequest, signal: Ab
             negativePrompt: request.negativePrompt,
             steps: request.steps,
             scheduler: request.scheduler,
+            ...(request.sigmaSchedule !== undefined ? { sigmaSchedule: request.sigmaSchedule } : {}),
+            infotext: request.infotext(seed),
             seed: String(seed),
             ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
             ...request.img2img,
@@ -60,7 +74,13 @@ export async function runJob(ctx: ServerContext, request: JobRequest, signal: Ab
           { signal: AbortSignal.any([job.signal, image.signal]), onStep: (e) => ctx.tracker.step(e) },
         );
         result.images.push({ index: k, seed, image: made });
+        if (job.signal.aborted) {
+          result.interrupted = true;
+          break;
+        }
+        if (image.signal.aborted) result.skipped.push(k);
       } catch (err) {
+        // Stopped before its first step: nothing to decode.
         if (!(err instanceof AbortError)) throw err;
         if (job.signal.aborted) {
           result.interrupted = true;

@@ -3,6 +3,7 @@
  * validation `422 { detail: [{ loc, msg, type }] }`. Never a stack trace.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { logValue } from './log-value.js';
 
 /** An error with the status and `detail` the client sees. */
 export class HttpError extends Error {
@@ -62,7 +63,7 @@ export function makeErrorHandler(log: (line: string) => void) {
         void reply.code(413).send({ detail: `request body is larger than the server's limit of ${request.routeOptions.bodyLimit ?? 'its'} bytes` });
         return;
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        void reply.code(415).send({ detail: `unsupported content type '${request.headers['content-type'] ?? ''}'; send application/json` });
+        void reply.code(415).send({ detail: `unsupported content type ${logValue(request.headers['content-type'] ?? '(none)', 80)}; send application/json` });
         return;
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         void reply.code(422).send({ detail: [{ loc: ['body'], msg: 'field required', type: 'value_error.missing' }] });
@@ -75,7 +76,7 @@ export function makeErrorHandler(log: (line: string) => void) {
       void reply.code(error.statusCode).send({ detail: error.message });
       return;
     }
-    log(`sd-mali serve: ${request.method} ${request.url} failed: ${error.stack ?? error.message}`);
+    log(`sd-mali serve: ${request.method} ${logValue(request.url)} failed: ${error.stack ?? error.message}`);
     void reply.code(500).send({ detail: `internal server error (${error.name}): see the server's log` });
   };
 }

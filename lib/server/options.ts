@@ -7,8 +7,26 @@ export interface ServerLimits {
   maxImages: number;
   /** Longest prompt or negative prompt, in characters (CLIP reads 77 tokens; the rest is ignored). */
   maxPromptLength: number;
-  /** Largest request body, in bytes (png-info receives a base64 PNG). */
+  /** Largest body of POST /sdapi/v1/png-info, in bytes (a base64 image). */
   bodyLimit: number;
+}
+
+/** Kills a worker that stops making progress, then the restart path replaces it. */
+export interface Watchdog {
+  /** No step (or end) of a running image for this long: the worker is hung. Default 120 s. */
+  stepTimeoutMs: number;
+  /** A cancel (interrupt, skip, client gone) not honoured within this: the worker is hung. Default 10 s. */
+  cancelTimeoutMs: number;
+}
+
+/** Node's HTTP timeouts, as fastify names them. */
+export interface ServerTimeouts {
+  /** The whole request (headers and body) must arrive within this. Default 30 s. */
+  requestTimeoutMs: number;
+  /** An idle socket is closed after this (lifted while txt2img runs). Default 60 s. */
+  connectionTimeoutMs: number;
+  /** How often Node checks requestTimeout. Default 1 s. */
+  checkIntervalMs: number;
 }
 
 export interface RestartBackoff {
@@ -40,8 +58,16 @@ export interface ServerOptions {
   corsOrigin?: string;
   /** Where save_images writes; default ./outputs/txt2img-images. */
   outputDir?: string;
+  /**
+   * Host header values answered on a loopback bind besides localhost, 127.0.0.1 and [::1]
+   * (DNS rebinding: a page on another name that resolves here gets a 403). On other binds,
+   * when given, only these. '*' turns the check off.
+   */
+  allowedHosts?: string[];
   limits?: Partial<ServerLimits>;
   restartBackoff?: Partial<RestartBackoff>;
+  watchdog?: Partial<Watchdog>;
+  timeouts?: Partial<ServerTimeouts>;
   /** The compiled worker entry; default dist/lib/server/worker/main.js of this package. */
   workerEntry?: string;
   /** Where notes and warnings go; default stderr. */
@@ -61,6 +87,8 @@ export const DEFAULT_LIMITS: ServerLimits = {
 };
 
 export const DEFAULT_BACKOFF: RestartBackoff = { initialMs: 500, maxMs: 30_000 };
+export const DEFAULT_WATCHDOG: Watchdog = { stepTimeoutMs: 120_000, cancelTimeoutMs: 10_000 };
+export const DEFAULT_TIMEOUTS: ServerTimeouts = { requestTimeoutMs: 30_000, connectionTimeoutMs: 60_000, checkIntervalMs: 1000 };
 
 /** Whether `host` reaches only this machine. */
 export function isLoopback(host: string): boolean {

@@ -31,6 +31,8 @@ export interface ProgressResponse {
   state: ProgressState;
   current_image: string | null;
   textinfo: string | null;
+  /** A1111's task id of the job running ("task(…)"), null when idle. */
+  current_task: string | null;
 }
 
 /** A1111's job timestamp: YYYYmmddHHMMSS, local time. */
@@ -45,13 +47,15 @@ export class ProgressTracker {
   #controls: JobControls | undefined;
   #preview: { rgba: Uint8Array; width: number; height: number } | undefined;
   #previewPng: Promise<Buffer> | undefined;
+  #task: string | null = null;
 
   static #idle(): ProgressState {
     return { skipped: false, interrupted: false, stopping_generation: false, job: '', job_count: 0, job_timestamp: '0', job_no: 0, sampling_step: 0, sampling_steps: 0 };
   }
 
-  beginJob(imageCount: number, steps: number, controls: JobControls): void {
+  beginJob(imageCount: number, steps: number, controls: JobControls, taskId: string): void {
     const now = new Date();
+    this.#task = taskId;
     this.#state = { ...ProgressTracker.#idle(), job: 'txt2img', job_count: imageCount, job_timestamp: timestamp(now), sampling_steps: steps };
     this.#startedAt = now.getTime();
     this.#controls = controls;
@@ -75,6 +79,7 @@ export class ProgressTracker {
   }
 
   endJob(): void {
+    this.#task = null;
     this.#state = ProgressTracker.#idle();
     this.#controls = undefined;
     this.#preview = undefined;
@@ -103,7 +108,7 @@ export class ProgressTracker {
   /** The /progress answer, computed as A1111's progressapi does. */
   async response(skipCurrentImage: boolean): Promise<ProgressResponse> {
     const state = { ...this.#state };
-    if (state.job_count === 0) return { progress: 0, eta_relative: 0, state, current_image: null, textinfo: null };
+    if (state.job_count === 0) return { progress: 0, eta_relative: 0, state, current_image: null, textinfo: null, current_task: null };
     let progress = 0.01 + state.job_no / state.job_count;
     if (state.sampling_steps > 0) progress += (state.sampling_step / state.sampling_steps) / state.job_count;
     const elapsed = (Date.now() - this.#startedAt) / 1000;
@@ -114,6 +119,6 @@ export class ProgressTracker {
       this.#previewPng ??= encodePng(rgba, width, height);
       currentImage = (await this.#previewPng).toString('base64');
     }
-    return { progress: Math.min(progress, 1), eta_relative: etaRelative, state, current_image: currentImage, textinfo: null };
+    return { progress: Math.min(progress, 1), eta_relative: etaRelative, state, current_image: currentImage, textinfo: null, current_task: this.#task };
   }
 }

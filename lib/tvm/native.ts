@@ -139,6 +139,8 @@ export interface OpenClDeviceFacts {
   /** CL_DEVICE_VERSION, e.g. 'OpenCL 3.0 PoCL …'. */
   version: string;
   driverVersion: string;
+  /** CL_DEVICE_EXTENSIONS, space-separated ('' when the driver did not say). */
+  extensions?: string;
 }
 
 export interface OpenClPlatformFacts {

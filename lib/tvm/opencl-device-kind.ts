@@ -26,6 +26,8 @@ export interface OpenClDeviceIdentity {
   version: string;
   driverVersion: string;
   platform: string;
+  /** Whether the device has cl_khr_fp16 (half-precision arithmetic), which an FP16 build's kernels need. */
+  fp16: boolean;
 }
 
 /** An ICD vendor file and the driver library its first line names. */
@@ -86,7 +88,7 @@ export function identifyTvmOpenClDevice(probe: OpenClPlatformsProbe, id: number,
     device = probe.platforms.flatMap((p) => (p.deviceList ?? []).map((d) => ({ ...d, platform: p.name }))).find((d) => d.name === tvmName);
   }
   if (!device) return undefined;
-  return { kind: kindOfType(device.type), type: device.type, name: device.name, vendor: device.vendor, version: device.version, driverVersion: device.driverVersion, platform: device.platform };
+  return { kind: kindOfType(device.type), type: device.type, name: device.name, vendor: device.vendor, version: device.version, driverVersion: device.driverVersion, platform: device.platform, fp16: (device.extensions ?? '').split(/\s+/).includes('cl_khr_fp16') };
 }
 
 /** "a CPU: 'pthread-…' (vendor GenuineIntel, platform Portable Computing Language)". */

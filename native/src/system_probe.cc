@@ -58,6 +58,7 @@ constexpr ClUint kDeviceName = 0x102B;
 constexpr ClUint kDeviceVendor = 0x102C;
 constexpr ClUint kDriverVersion = 0x102D;
 constexpr ClUint kDeviceVersion = 0x102F;
+constexpr ClUint kDeviceExtensions = 0x1030;
 constexpr size_t kMaxDevicesListed = 64;
 constexpr ClUint kPlatformName = 0x0902;
 constexpr ClUint kPlatformVendor = 0x0903;
@@ -66,7 +67,7 @@ constexpr ClInt kDeviceNotFound = -1;
 
 struct DeviceFacts {
   uint64_t type = 0;  // CL_DEVICE_TYPE bits: 2 CPU, 4 GPU, 8 accelerator, 16 custom
-  std::string name, vendor, version, driverVersion;
+  std::string name, vendor, version, driverVersion, extensions;
 };
 
 struct PlatformFacts {
@@ -91,9 +92,9 @@ std::string platformString(GetPlatformInfo info, void* platform, ClUint what) {
   return out;
 }
 
-std::string deviceString(GetDeviceInfo info, void* device, ClUint what) {
+std::string deviceString(GetDeviceInfo info, void* device, ClUint what, size_t limit = 4096) {
   size_t size = 0;
-  if (info(device, what, 0, nullptr, &size) != 0 || size == 0 || size > 4096) return {};
+  if (info(device, what, 0, nullptr, &size) != 0 || size == 0 || size > limit) return {};
   std::string out(size, '\0');
   if (info(device, what, size, out.data(), nullptr) != 0) return {};
   while (!out.empty() && out.back() == '\0') out.pop_back();
@@ -115,6 +116,8 @@ std::vector<DeviceFacts> listDevices(GetDeviceIDs getDevices, GetDeviceInfo getI
     d.vendor = deviceString(getInfo, id, kDeviceVendor);
     d.version = deviceString(getInfo, id, kDeviceVersion);
     d.driverVersion = deviceString(getInfo, id, kDriverVersion);
+    // Drivers list dozens of extensions; an FP16 build needs cl_khr_fp16 among them.
+    d.extensions = deviceString(getInfo, id, kDeviceExtensions, 65536);
     out.push_back(std::move(d));
   }
   return out;
@@ -188,6 +191,7 @@ Napi::Value openClFactsValue(Napi::Env env, OpenClFacts& facts) {
       dev.Set("vendor", d.vendor);
       dev.Set("version", d.version);
       dev.Set("driverVersion", d.driverVersion);
+      dev.Set("extensions", d.extensions);
       list.Set(static_cast<uint32_t>(k), dev);
     }
     o.Set("deviceList", list);

@@ -52,12 +52,47 @@ class LayerNorm(nn.Module):
         return cast(y, x.dtype)
 
 
-def linear(in_features: int, out_features: int, dtype: str, bias: bool = True) -> nn.Linear:
-    return nn.Linear(in_features, out_features, bias=bias, dtype=dtype)
+class Linear(nn.Module):
+    """torch.nn.Linear; products accumulate in float32 and are rounded to the dtype once, as
+    torch's float16 GEMMs do (accumulating in float16 triples the error against diffusers)."""
+
+    def __init__(self, in_features: int, out_features: int, dtype: str, bias: bool = True) -> None:
+        self.weight = nn.Parameter((out_features, in_features), dtype)
+        self.bias = nn.Parameter((out_features,), dtype) if bias else None
+
+    def forward(self, x: nn.Tensor) -> nn.Tensor:
+        y = op.matmul(x, op.permute_dims(self.weight), out_dtype=F32)
+        if self.bias is not None:
+            y = y + cast(self.bias, F32)
+        return cast(y, self.weight.dtype)
 
 
-def conv(in_ch: int, out_ch: int, kernel: int, dtype: str, stride: int = 1, padding: int = 0) -> nn.Conv2D:
-    return nn.Conv2D(in_ch, out_ch, kernel, stride=stride, padding=padding, dtype=dtype)
+class Conv2D(nn.Module):
+    """torch.nn.Conv2d (NCHW), accumulating in float32 like Linear."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, dtype: str, stride: int, padding: int) -> None:
+        self.stride = stride
+        self.padding = padding
+        self.weight = nn.Parameter((out_ch, in_ch, kernel, kernel), dtype)
+        self.bias = nn.Parameter((out_ch,), dtype)
+
+    def forward(self, x: nn.Tensor) -> nn.Tensor:
+        from tvm import relax
+
+        y = nn.wrap_nested(
+            relax.op.nn.conv2d(x._expr, self.weight._expr, strides=self.stride, padding=self.padding, out_dtype=F32),
+            "conv2d",
+        )
+        y = y + op.reshape(cast(self.bias, F32), [1, -1, 1, 1])
+        return cast(y, self.weight.dtype)
+
+
+def linear(in_features: int, out_features: int, dtype: str, bias: bool = True) -> Linear:
+    return Linear(in_features, out_features, dtype, bias)
+
+
+def conv(in_ch: int, out_ch: int, kernel: int, dtype: str, stride: int = 1, padding: int = 0) -> Conv2D:
+    return Conv2D(in_ch, out_ch, kernel, dtype, stride, padding)
 
 
 def attention(q: nn.Tensor, k: nn.Tensor, v: nn.Tensor, heads: int, mask: nn.Tensor | None = None) -> nn.Tensor:
@@ -76,5 +111,5 @@ def attention(q: nn.Tensor, k: nn.Tensor, v: nn.Tensor, heads: int, mask: nn.Ten
     if mask is not None:
         scores = scores + mask
     probs = cast(op.softmax(scores, axis=-1), q.dtype)
-    out = op.matmul(probs, vh)
+    out = cast(op.matmul(probs, vh, out_dtype=F32), q.dtype)
     return op.reshape(op.permute_dims(out, [0, 2, 1, 3]), [b, s, c])

@@ -192,6 +192,12 @@ async function generate(event) {
     const src = `data:image/png;base64,${result.images[0]}`;
     const strength = img2img ? ` · ${request.mask ? 'inpaint' : 'img2img'} strength ${info.denoising_strength}` : '';
     const caption = `seed ${info.seed} · ${info.sampler_name} · ${info.steps} steps · CFG ${info.cfg_scale}${info.guidance_baked ? ' (baked)' : ''}${strength}`;
+    // An interrupted run returns the image where it stopped (as A1111 does): shown, not kept.
+    if (info.interrupted) {
+      showImage(src, `${caption} · interrupted`);
+      setStatus('interrupted');
+      return;
+    }
     showImage(src, caption);
     addToStrip(src, `${info.prompt} (${caption})`);
     $('progress').value = 1;

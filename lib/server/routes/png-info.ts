@@ -1,23 +1,27 @@
-/** POST /sdapi/v1/png-info: the text chunks of a PNG, and its A1111 parameters parsed. */
+/**
+ * POST /sdapi/v1/png-info: the generation parameters of a PNG, JPEG or WebP (a data URL or
+ * bare base64), with A1111's parse of them (parse_generation_parameters, Size-1/Size-2 and
+ * its defaults) and the image's other text items.
+ */
 import type { FastifyInstance } from 'fastify';
-import { readPngText } from '../../image/index.js';
 import { fieldError } from '../http-errors.js';
+import { readImageInfo } from '../image-info.js';
 import { parseInfotext } from '../infotext.js';
 
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-export function registerPngInfo(app: FastifyInstance): void {
+export function registerPngInfo(app: FastifyInstance, bodyLimit: number): void {
   app.post<{ Body: { image: string } }>(
     '/sdapi/v1/png-info',
-    { schema: { body: { type: 'object', required: ['image'], properties: { image: { type: 'string' } } } } },
+    { bodyLimit, schema: { body: { type: 'object', required: ['image'], properties: { image: { type: 'string' } } } } },
     async (request) => {
-      // A1111 accepts a data URL or bare base64.
-      const encoded = request.body.image.replace(/^data:image\/[a-z]+;base64,/, '');
-      const bytes = Buffer.from(encoded, 'base64');
-      if (bytes.length < 8 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE)) throw fieldError('image', 'is not a base64 PNG');
-      const items = readPngText(bytes);
-      const info = items['parameters'] ?? '';
-      return { info, items, parameters: info ? parseInfotext(info) : {} };
+      const image = request.body.image.trim();
+      // A1111 answers an empty image with an empty info.
+      if (image.length === 0) return { info: '', items: {}, parameters: {} };
+      // A1111: "data:image/…;base64,<data>" or bare base64.
+      const encoded = image.startsWith('data:image/') ? (image.split(';')[1]?.split(',')[1] ?? '') : image;
+      const info = await readImageInfo(Buffer.from(encoded, 'base64'));
+      if (!info) throw fieldError('image', 'is not a base64 PNG, JPEG or WebP image');
+      const text = info.parameters ?? '';
+      return { info: text, items: info.items, parameters: parseInfotext(text) };
     },
   );
 }

@@ -1,18 +1,25 @@
 /** POST /sdapi/v1/txt2img: A1111's request and response, run through the queue on the worker. */
-import type { FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AbortError } from '../../errors.js';
 import { BAKED_GUIDANCE_SCALE } from '../../pipeline/index.js';
 import { randomSeed } from '../../pipeline/options.js';
+import { BODY_LIMITS } from '../body-limits.js';
 import type { ServerContext } from '../context.js';
+import { stringifyExact } from '../exact-json.js';
 import { runJob, type JobResult } from '../generation-job.js';
 import { fieldError, HttpError } from '../http-errors.js';
+import { createInfotext } from '../infotext.js';
+import { logValue } from '../log-value.js';
 import { chooseSampler } from '../samplers.js';
 import { saveImage } from '../save-images.js';
-import { echoParameters, txt2imgSchema, type Txt2ImgRequest } from '../txt2img-request.js';
+import { applyInfotext, echoParameters, txt2imgSchema, type Txt2ImgRequest } from '../txt2img-request.js';
 import { WorkerCrashedError, WorkerJobError, WorkerLoadError } from '../worker/supervisor.js';
 
 /** Says which guidance scale was applied when the executable bakes its own in. */
 export const GUIDANCE_HEADER = 'x-sd-mali-guidance';
+
+const MAX_SEED = 2n ** 64n - 1n;
 
 function toHttpError(err: unknown): unknown {
   if (err instanceof WorkerCrashedError) return new HttpError(500, err.message);
@@ -24,109 +31,156 @@ function toHttpError(err: unknown): unknown {
   return err;
 }
 
+/** The fields the client set itself (before the schema filled defaults): infotext fills only the others. */
+const setFields = new WeakMap<FastifyRequest, Set<string>>();
+
 export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void {
-  app.post<{ Body: Txt2ImgRequest }>('/sdapi/v1/txt2img', { schema: { body: txt2imgSchema(ctx.limits) } }, async (request, reply) => {
-    const body = request.body;
-    const model = ctx.model();
-    if (body.width !== model.width || body.height !== model.height) {
-      const field = body.width !== model.width ? 'width' : 'height';
-      throw fieldError(field, `this model is compiled for one size, ${model.width}x${model.height}; ${body.width}x${body.height} cannot be made (send width ${model.width} and height ${model.height})`);
-    }
-    const count = body.batch_size * body.n_iter;
-    if (count > ctx.limits.maxImages) throw fieldError('batch_size', `batch_size × n_iter is ${count}; this server makes at most ${ctx.limits.maxImages} images per request`);
-    const sampler = chooseSampler(body.sampler_name ?? body.sampler_index, body.scheduler ?? undefined);
-    if (!sampler.ok) throw new HttpError(400, sampler.message);
-
-    // A1111 clients send cfg_scale 7 by default: where the unet has its scale compiled in,
-    // that one is applied and the response says so rather than failing.
-    const baked = model.guidanceBaked;
-    const cfgApplied = baked ? BAKED_GUIDANCE_SCALE : body.cfg_scale;
-    if (baked) void reply.header(GUIDANCE_HEADER, `baked ${BAKED_GUIDANCE_SCALE}; requested cfg_scale ${body.cfg_scale} not applied`);
-    const firstSeed = body.seed === -1 ? randomSeed() : BigInt(body.seed);
-
-    // A client that goes away: dropped from the queue, or its run interrupted at the next step.
-    const gone = new AbortController();
-    reply.raw.on('close', () => {
-      if (!reply.raw.writableEnded) gone.abort(new Error('the client disconnected'));
-    });
-
-    let result: JobResult;
-    try {
-      result = await ctx.queue.run(
-        () =>
-          runJob(
-            ctx,
-            {
-              prompt: body.prompt,
-              negativePrompt: body.negative_prompt,
-              steps: body.steps,
-              scheduler: sampler.scheduler,
-              firstSeed,
-              count,
-              guidanceScale: baked ? undefined : body.cfg_scale,
-            },
-            gone.signal,
-          ),
-        gone.signal,
-      );
-    } catch (err) {
-      if (err instanceof AbortError && gone.signal.aborted) {
-        ctx.log(`sd-mali serve: txt2img dropped: ${err.message}`);
-        return reply.code(499).send({ detail: 'client disconnected' });
+  app.post<{ Body: Txt2ImgRequest }>(
+    '/sdapi/v1/txt2img',
+    {
+      bodyLimit: BODY_LIMITS.txt2img,
+      schema: { body: txt2imgSchema(ctx.limits) },
+      preValidation: async (request) => {
+        const raw = request.body as unknown;
+        setFields.set(request, new Set(raw !== null && typeof raw === 'object' ? Object.keys(raw).filter((k) => (raw as Record<string, unknown>)[k] !== null) : []));
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const fromInfotext = applyInfotext(body, setFields.get(request) ?? new Set(), ctx.limits);
+      const model = ctx.model();
+      const identity = ctx.identity();
+      if (body.width !== model.width || body.height !== model.height) {
+        const field = body.width !== model.width ? 'width' : 'height';
+        throw fieldError(field, `this model is compiled for one size, ${model.width}x${model.height}; ${body.width}x${body.height} cannot be made (send width ${model.width} and height ${model.height})`);
       }
-      throw toHttpError(err);
-    }
+      const count = body.batch_size * body.n_iter;
+      if (count > ctx.limits.maxImages) throw fieldError('batch_size', `batch_size × n_iter is ${count}; this server makes at most ${ctx.limits.maxImages} images per request`);
+      const sampler = chooseSampler(body.sampler_name ?? body.sampler_index, body.scheduler);
+      for (const note of sampler.corrections) ctx.log(`sd-mali serve: txt2img: ${note}`);
 
-    if (gone.signal.aborted) ctx.log(`sd-mali serve: txt2img interrupted: the client disconnected (${result.images.length} of ${count} images made)`);
-    const made = result.images;
-    if (body.save_images) for (const m of made) await saveImage(ctx.outputDir, m.image.png, m.image.seed, result.jobTimestamp);
-    const allSeeds = Array.from({ length: count }, (_, k) => Number(BigInt.asUintN(64, firstSeed + BigInt(k))));
-    const info = {
-      prompt: body.prompt,
-      all_prompts: Array(count).fill(body.prompt),
-      negative_prompt: body.negative_prompt,
-      all_negative_prompts: Array(count).fill(body.negative_prompt),
-      seed: Number(firstSeed),
-      all_seeds: allSeeds,
-      subseed: -1,
-      all_subseeds: Array(count).fill(-1),
-      subseed_strength: 0,
-      width: model.width,
-      height: model.height,
-      sampler_name: sampler.sampler,
-      scheduler: sampler.scheduleType,
-      cfg_scale: cfgApplied,
-      steps: body.steps,
-      batch_size: body.batch_size,
-      n_iter: body.n_iter,
-      restore_faces: false,
-      face_restoration_model: null,
-      sd_model_name: model.modelDir.split('/').pop() ?? '',
-      sd_model_hash: null,
-      sd_vae_name: null,
-      sd_vae_hash: null,
-      seed_resize_from_w: -1,
-      seed_resize_from_h: -1,
-      denoising_strength: null,
-      extra_generation_params: baked ? { 'CFG scale': `${BAKED_GUIDANCE_SCALE} (baked into the executable; requested ${body.cfg_scale} not applied)` } : {},
-      index_of_first_image: 0,
-      infotexts: made.map((m) => m.image.parameters),
-      styles: [],
-      job_timestamp: result.jobTimestamp,
-      clip_skip: 1,
-      is_using_inpainting_conditioning: false,
-      version: `sd-mali ${ctx.version}`,
-      // sd-mali's own: what the executable did and what stopped early.
-      guidance_baked: baked,
-      cfg_scale_requested: body.cfg_scale,
-      interrupted: result.interrupted,
-      skipped_images: result.skipped,
-      image_seeds: made.map((m) => Number(m.seed)),
-    };
-    return {
-      images: body.send_images ? made.map((m) => Buffer.from(m.image.png.buffer, m.image.png.byteOffset, m.image.png.byteLength).toString('base64')) : [],
-      parameters: echoParameters(body),
-      info: JSON.stringify(info),
-    };
-  });
+      // A1111 clients send cfg_scale 7 by default: where the unet has its scale compiled in,
+      // that one is applied and the response says so rather than failing.
+      const baked = model.guidanceBaked;
+      const cfgApplied = baked ? BAKED_GUIDANCE_SCALE : body.cfg_scale;
+      if (baked) void reply.header(GUIDANCE_HEADER, `baked ${BAKED_GUIDANCE_SCALE}; requested cfg_scale ${body.cfg_scale} not applied`);
+      // -1 and null: random, as A1111's get_fixed_seed.
+      const firstSeed = fromInfotext.seed ?? (body.seed === null || body.seed === -1 ? randomSeed() : BigInt(body.seed));
+      if (firstSeed + BigInt(count - 1) > MAX_SEED) throw fieldError('seed', `seed ${firstSeed} + ${count - 1} images passes 2^64-1`);
+      const taskId = body.force_task_id ?? `task(${randomUUID().replace(/-/g, '').slice(0, 15)})`;
+
+      // A client that goes away: dropped from the queue, or its run interrupted at the next step.
+      const gone = new AbortController();
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableEnded) gone.abort(new Error('the client disconnected'));
+      });
+      // The body is in: the idle-socket timeout (meant for slow or stalled clients) must not
+      // cut a generation that takes minutes; a client that leaves is seen by 'close' above.
+      request.raw.socket.setTimeout(0);
+
+      const infotext = (seed: bigint): string =>
+        createInfotext({
+          prompt: body.prompt,
+          negativePrompt: body.negative_prompt,
+          params: [
+            ['Steps', body.steps],
+            ['Sampler', sampler.sampler],
+            ['Schedule type', sampler.scheduleType === 'Automatic' ? undefined : sampler.scheduleType],
+            ['CFG scale', cfgApplied],
+            ['Seed', String(seed)],
+            ['Size', `${model.width}x${model.height}`],
+            ['Model hash', identity.shortHash ?? undefined],
+            ['Model', identity.name],
+            // sd-mali's initial noise is torch.randn on the CPU: A1111's RNG setting "CPU".
+            ['RNG', 'CPU'],
+            ['Version', `sd-mali ${ctx.version}`],
+          ],
+        });
+
+      let result: JobResult;
+      try {
+        result = await ctx.queue.run(
+          () =>
+            runJob(
+              ctx,
+              {
+                prompt: body.prompt,
+                negativePrompt: body.negative_prompt,
+                steps: body.steps,
+                scheduler: sampler.scheduler,
+                sigmaSchedule: sampler.sigmaSchedule,
+                firstSeed,
+                count,
+                guidanceScale: baked ? undefined : body.cfg_scale,
+                infotext,
+                taskId,
+              },
+              gone.signal,
+            ),
+          gone.signal,
+        );
+      } catch (err) {
+        if (err instanceof AbortError && gone.signal.aborted) {
+          ctx.log(`sd-mali serve: txt2img dropped: ${err.message}`);
+          return reply.code(499).send({ detail: 'client disconnected' });
+        }
+        throw toHttpError(err);
+      }
+
+      if (gone.signal.aborted) ctx.log(`sd-mali serve: txt2img interrupted: the client disconnected (${result.images.length} of ${count} images made)`);
+      const made = result.images;
+      if (body.save_images) for (const m of made) await saveImage(ctx.outputDir, m.image.png, m.image.seed, result.jobTimestamp);
+      const allSeeds = Array.from({ length: count }, (_, k) => firstSeed + BigInt(k));
+      const info = {
+        prompt: body.prompt,
+        all_prompts: Array(count).fill(body.prompt),
+        negative_prompt: body.negative_prompt,
+        all_negative_prompts: Array(count).fill(body.negative_prompt),
+        seed: firstSeed,
+        all_seeds: allSeeds,
+        subseed: -1,
+        all_subseeds: Array(count).fill(-1),
+        subseed_strength: 0,
+        width: model.width,
+        height: model.height,
+        sampler_name: sampler.sampler,
+        scheduler: sampler.scheduleType,
+        cfg_scale: cfgApplied,
+        steps: body.steps,
+        batch_size: body.batch_size,
+        n_iter: body.n_iter,
+        restore_faces: false,
+        face_restoration_model: null,
+        sd_model_name: identity.name,
+        sd_model_hash: identity.shortHash,
+        sd_vae_name: null,
+        sd_vae_hash: null,
+        seed_resize_from_w: -1,
+        seed_resize_from_h: -1,
+        denoising_strength: null,
+        extra_generation_params: baked ? { 'CFG scale': `${BAKED_GUIDANCE_SCALE} (baked into the executable; requested ${body.cfg_scale} not applied)` } : {},
+        index_of_first_image: 0,
+        infotexts: made.map((m) => m.image.parameters),
+        styles: [],
+        job_timestamp: result.jobTimestamp,
+        clip_skip: 1,
+        is_using_inpainting_conditioning: false,
+        version: `sd-mali ${ctx.version}`,
+        // sd-mali's own: what the executable did and what stopped early.
+        guidance_baked: baked,
+        cfg_scale_requested: body.cfg_scale,
+        interrupted: result.interrupted,
+        skipped_images: result.skipped,
+        image_seeds: made.map((m) => m.seed),
+      };
+      if (result.interrupted || result.skipped.length > 0) {
+        ctx.log(`sd-mali serve: txt2img ${logValue(taskId, 40)}: ${made.length} of ${count} images made${result.interrupted ? ', interrupted' : ''}${result.skipped.length ? `, ${result.skipped.length} skipped` : ''}`);
+      }
+      return {
+        images: body.send_images ? made.map((m) => Buffer.from(m.image.png.buffer, m.image.png.byteOffset, m.image.png.byteLength).toString('base64')) : [],
+        parameters: echoParameters(body),
+        info: stringifyExact(info),
+      };
+    },
+  );
 }

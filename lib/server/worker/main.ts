@@ -4,7 +4,7 @@
  * Loads the model (with a warmup, which also finds out whether guidance is baked in), says
  * 'ready', then runs one generate per message, reporting steps with a latent preview.
  */
-import { formatParameters } from '../../image/index.js';
+import { encodePng, formatParameters } from '../../image/index.js';
 import { StableDiffusion } from '../../pipeline/index.js';
 import { latentPreview } from '../preview.js';
 import { describeFailure } from './failure.js';
@@ -49,8 +49,11 @@ async function generate(id: number, request: Extract<ToWorker, { type: 'generate
       negativePrompt: request.negativePrompt,
       steps: request.steps,
       scheduler: request.scheduler,
+      ...(request.sigmaSchedule !== undefined ? { schedulerOptions: { sigmaSchedule: request.sigmaSchedule } } : {}),
       seed: BigInt(request.seed),
       signal: controller.signal,
+      // A cancel (interrupt, skip) keeps what was made so far, as A1111 returns it.
+      decodeOnAbort: true,
       ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
       ...(request.image !== undefined ? { image: request.image } : {}),
       ...(request.mask !== undefined ? { mask: request.mask } : {}),
@@ -73,11 +76,12 @@ async function generate(id: number, request: Extract<ToWorker, { type: 'generate
         });
       },
     });
-    const png = await image.toPNG();
+    const parameters = request.infotext ?? formatParameters(image.parameters);
+    const png = await encodePng(image.rgba, image.width, image.height, { parameters });
     send({
       type: 'done',
       id,
-      image: { png, parameters: formatParameters(image.parameters), seed: String(image.seed), width: image.width, height: image.height, totalMs: image.timings.totalMs },
+      image: { png, parameters, seed: String(image.seed), width: image.width, height: image.height, totalMs: image.timings.totalMs, partial: controller.signal.aborted },
     });
   } catch (err) {
     send({ type: 'failed', id, error: describeFailure(err) });

@@ -2,7 +2,7 @@
  * The messages between the server and its generation worker (child_process IPC with
  * 'advanced' serialization, so byte arrays cross as they are).
  */
-import type { SchedulerName } from '../../schedulers/index.js';
+import type { SchedulerName, SigmaSchedule } from '../../schedulers/index.js';
 import type { OpenClDeviceKind } from '../../tvm/opencl-device-kind.js';
 
 /** What the worker loads, given on its command line as JSON. */
@@ -19,6 +19,10 @@ export interface WorkerGenerate {
   negativePrompt: string;
   steps: number;
   scheduler: SchedulerName;
+  /** A1111's schedule type where the sampler takes one. */
+  sigmaSchedule?: SigmaSchedule;
+  /** The 'parameters' text to write into the PNG (A1111's infotext); default the library's. */
+  infotext?: string;
   /** Decimal, so 64-bit seeds survive. */
   seed: string;
   /** Only where the executable does not bake guidance in. */
@@ -61,6 +65,8 @@ export interface WorkerImage {
   width: number;
   height: number;
   totalMs: number;
+  /** Stopped by a cancel after some steps: decoded from the latents reached. */
+  partial: boolean;
 }
 
 export interface WorkerFailure {

@@ -6,7 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { AbortError } from '../../errors.js';
-import type { RestartBackoff } from '../options.js';
+import type { RestartBackoff, Watchdog } from '../options.js';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerFailure, WorkerGenerate, WorkerImage, WorkerInfo } from './protocol.js';
 
 /** The worker died (or was replaced) while it ran this request. */
@@ -45,7 +45,13 @@ interface InFlight {
   resolve: (image: WorkerImage) => void;
   reject: (err: Error) => void;
   onStep: ((e: StepEvent) => void) | undefined;
+  /** Re-armed by every message about this job; fires when the worker stops making progress. */
+  watchdog: NodeJS.Timeout | undefined;
+  /** Armed by a cancel; fires when the worker does not honour it in time. */
+  cancelWatchdog: NodeJS.Timeout | undefined;
 }
+
+const seconds = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
 
 export class WorkerSupervisor {
   #child: ChildProcess | undefined;
@@ -67,6 +73,7 @@ export class WorkerSupervisor {
     private readonly config: WorkerConfig,
     private readonly backoff: RestartBackoff,
     private readonly log: (line: string) => void,
+    private readonly watchdog: Watchdog = { stepTimeoutMs: 120_000, cancelTimeoutMs: 10_000 },
   ) {}
 
   /** The loaded worker's description; undefined while (re)starting. */
@@ -105,19 +112,55 @@ export class WorkerSupervisor {
     const child = this.#child!;
     const id = this.#nextId++;
     return new Promise<WorkerImage>((resolve, reject) => {
-      const cancel = (): void => this.#send(child, { type: 'cancel', id });
+      const cancel = (): void => {
+        this.#send(child, { type: 'cancel', id });
+        const job = this.#inFlight.get(id);
+        if (job && !job.cancelWatchdog) {
+          job.cancelWatchdog = setTimeout(
+            () => this.#killHung(child, `did not stop within ${seconds(this.watchdog.cancelTimeoutMs)} of being asked to (a hung driver or GPU call?)`),
+            this.watchdog.cancelTimeoutMs,
+          );
+        }
+      };
       signal?.addEventListener('abort', cancel, { once: true });
       const done = (): void => {
         signal?.removeEventListener('abort', cancel);
+        const job = this.#inFlight.get(id);
+        clearTimeout(job?.watchdog);
+        clearTimeout(job?.cancelWatchdog);
         this.#inFlight.delete(id);
       };
       this.#inFlight.set(id, {
         resolve: (image) => (done(), resolve(image)),
         reject: (err) => (done(), reject(err)),
         onStep,
+        watchdog: undefined,
+        cancelWatchdog: undefined,
       });
+      this.#armWatchdog(child, id);
       this.#send(child, { type: 'generate', id, request });
     });
+  }
+
+  /** (Re)starts the no-progress timer of job `id` on `child`. */
+  #armWatchdog(child: ChildProcess, id: number): void {
+    const job = this.#inFlight.get(id);
+    if (!job) return;
+    clearTimeout(job.watchdog);
+    job.watchdog = setTimeout(
+      () => this.#killHung(child, `made no progress for ${seconds(this.watchdog.stepTimeoutMs)} (a hung driver or GPU call?)`),
+      this.watchdog.stepTimeoutMs,
+    );
+  }
+
+  /** The watchdog's way out: kill the worker; the exit handler fails its requests and restarts it. */
+  #killHung(child: ChildProcess, what: string): void {
+    if (this.#child !== child || child.exitCode !== null || child.signalCode !== null) return;
+    this.#killReason = `the generation worker (pid ${child.pid}) ${what}, so the server killed it`;
+    this.log(`sd-mali serve: ${this.#killReason}`);
+    // No request may reach this worker between now and its exit: callers wait for the next.
+    this.#info = undefined;
+    child.kill('SIGKILL');
   }
 
   /** Stops the worker and does not restart it. */
@@ -157,6 +200,7 @@ export class WorkerSupervisor {
         return;
       }
       case 'step':
+        if (this.#child) this.#armWatchdog(this.#child, m.id);
         this.#inFlight.get(m.id)?.onStep?.({ step: m.step, steps: m.steps, preview: m.preview, previewWidth: m.previewWidth, previewHeight: m.previewHeight });
         return;
       case 'done':
@@ -189,8 +233,10 @@ export class WorkerSupervisor {
     this.#child = undefined;
     this.#info = undefined;
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-    const reason = this.#killReason ?? `the generation worker (pid ${child.pid}) ${how} during this request`;
-    for (const job of [...this.#inFlight.values()]) job.reject(new WorkerCrashedError(`${reason}; a new worker is being started for the requests after it`));
+    const reason = this.#closed
+      ? 'the server is shutting down; this request was stopped'
+      : `${this.#killReason ?? `the generation worker (pid ${child.pid}) ${how} during this request`}; a new worker is being started for the requests after it`;
+    for (const job of [...this.#inFlight.values()]) job.reject(new WorkerCrashedError(reason));
     this.#inFlight.clear();
     if (this.#closed || this.#fatal) return;
     const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.#deathsInARow);
