@@ -166,6 +166,8 @@ export function resolveGenerateOptions(options: GenerateOptions, latentShape: re
     if (image === undefined) throw new InvalidArgumentError('strength applies to img2img and inpainting: pass an image');
     if (typeof options.strength !== 'number' || !(options.strength > 0 && options.strength <= 1)) throw new InvalidArgumentError(`strength must be a number in (0, 1], got ${String(options.strength)}`);
     strength = options.strength;
+    // diffusers' get_timesteps runs int(steps * strength) steps: none is an error there too.
+    if (Math.trunc(steps * strength) < 1) throw new InvalidArgumentError(`strength ${strength} with ${steps} steps leaves no denoising step (int(steps * strength) is 0); raise the strength or the steps`);
   } else if (image !== undefined) {
     strength = mask !== undefined ? DEFAULT_INPAINT_STRENGTH : DEFAULT_IMG2IMG_STRENGTH;
   }
