@@ -25,4 +25,18 @@ export {
 } from './schedulers/index.js';
 export { createGenerator, TorchGenerator } from './random/index.js';
 export * from './pipeline/index.js';
-export { GeneratedImage, formatParameters, encodePng, readPngText, type GenerationParameters, type GenerationTimings } from './image/index.js';
+export {
+  GeneratedImage,
+  formatParameters,
+  encodePng,
+  readPngText,
+  loadInputImage,
+  loadMask,
+  RESIZE_MODES,
+  type GenerationParameters,
+  type GenerationTimings,
+  type ImageInput,
+  type RawImage,
+  type ResizeMode,
+  type ImageLimits,
+} from './image/index.js';

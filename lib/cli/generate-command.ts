@@ -1,5 +1,6 @@
 /** sd-mali generate "<prompt>": load the model, make one image, write it as a PNG. */
 import { AbortError } from '../errors.js';
+import { inputImageSize } from '../image/input-image.js';
 import { StableDiffusion, type GenerateOptions } from '../pipeline/index.js';
 import { randomSeed } from '../pipeline/options.js';
 import { checkGenerateOptions } from '../pipeline/stable-diffusion.js';
@@ -26,6 +27,14 @@ export interface GenerateCommandOptions {
   allowCpuOpencl?: boolean;
   json?: boolean;
   force?: boolean;
+  cfg?: number;
+  /** img2img / inpainting. */
+  initImage?: string;
+  strength?: number;
+  mask?: string;
+  resizeMode?: 0 | 1 | 2;
+  maskBlur?: number;
+  invertMask?: boolean;
 }
 
 export async function generateCommand(prompt: string, opts: GenerateCommandOptions): Promise<number> {
@@ -40,10 +49,21 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
     signal: controller.signal,
     onStep: (s) => progress.step(s),
     ...(opts.negative !== undefined ? { negativePrompt: opts.negative } : {}),
+    ...(opts.cfg !== undefined ? { guidanceScale: opts.cfg } : {}),
+    ...(opts.initImage !== undefined ? { image: opts.initImage } : {}),
+    ...(opts.strength !== undefined ? { strength: opts.strength } : {}),
+    ...(opts.mask !== undefined ? { mask: opts.mask } : {}),
+    ...(opts.resizeMode !== undefined ? { resizeMode: opts.resizeMode } : {}),
+    ...(opts.maskBlur !== undefined ? { maskBlur: opts.maskBlur } : {}),
+    ...(opts.invertMask ? { invertMask: true } : {}),
   };
   // Refuse before minutes of work, not after: the options as generate will check them, and
   // the output file.
   checkGenerateOptions(generateOptions);
+  // The input images too: a missing or unreadable file is reported before the model loads.
+  for (const [flag, file] of [['--init-image', opts.initImage], ['--mask', opts.mask]] as const) {
+    if (file !== undefined) await inputImageSize(file, flag);
+  }
   checkWritable(output, opts.force === true);
 
   const progress = createProgress(opts.json ? 'silent' : 'auto');
@@ -78,6 +98,9 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
       steps: opts.steps,
       scheduler: opts.scheduler,
       ...(opts.sigmaSchedule !== undefined ? { sigmaSchedule: opts.sigmaSchedule } : {}),
+      guidanceScale: image.parameters.guidanceScale,
+      ...(image.parameters.denoisingStrength !== undefined ? { denoisingStrength: image.parameters.denoisingStrength } : {}),
+      unetCalls: image.timings.unetMs.length,
       device: pipe.info.device,
       deviceKind: pipe.info.deviceKind,
       deviceName: pipe.info.openClDevice?.name ?? pipe.info.deviceName,
@@ -91,6 +114,7 @@ export async function generateCommand(prompt: string, opts: GenerateCommandOptio
       const unet = image.timings.unetMs.reduce((a, b) => a + b, 0);
       process.stdout.write(
         `wrote ${written} (${image.width}x${image.height}, seed ${image.seed}, ${opts.scheduler}, ${opts.steps} steps, ` +
+          (image.parameters.denoisingStrength !== undefined ? `${opts.mask ? 'inpainting' : 'img2img'} strength ${image.parameters.denoisingStrength}, ` : '') +
           `${(image.timings.totalMs / 1000).toFixed(1)} s total, ${(unet / image.timings.unetMs.length / 1000).toFixed(2)} s per UNet step)\n`,
       );
     }

@@ -9,7 +9,7 @@ import { SCHEDULER_NAMES, SIGMA_SCHEDULES, type SchedulerName, type SigmaSchedul
 import { registerBuildCommand } from './build-command.js';
 import { cacheClearCommand, cacheInfoCommand } from './cache-command.js';
 import { doctorCommand } from './doctor-command.js';
-import { generateCommand } from './generate-command.js';
+import { generateCommand, type GenerateCommandOptions } from './generate-command.js';
 import { infoCommand } from './info-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerStatusCommand } from './status-command.js';
@@ -27,6 +27,18 @@ function version(): string {
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new CommanderArgumentError('must be an integer >= 1');
+  return n;
+}
+
+function strengthValue(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 1)) throw new CommanderArgumentError('must be a number in (0, 1]');
+  return n;
+}
+
+function finiteNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new CommanderArgumentError('must be a number');
   return n;
 }
 
@@ -53,6 +65,13 @@ program
   .addOption(new Option('--scheduler <name>', 'sampler').choices([...SCHEDULER_NAMES]).default(DEFAULT_SCHEDULER))
   .addOption(new Option('--sigma-schedule <type>', "schedule type (A1111's Karras, Exponential, Beta) for samplers that take one; default: the sampler's own").choices([...SIGMA_SCHEDULES]))
   .option('--seed <n>', 'seed of the initial noise (torch.manual_seed-compatible); default random', seedValue)
+  .option('--cfg <scale>', 'classifier-free guidance scale (default 7.5); 1 turns guidance off: one batch-1 UNet call per step (LCM)', finiteNumber)
+  .option('--init-image <file>', 'img2img: start from this PNG, JPEG or WebP, resized to the model\'s size')
+  .option('--strength <x>', 'img2img/inpainting: how much of the image is redrawn, 0 < x <= 1 (default 0.8; 1 with --mask)', strengthValue)
+  .option('--mask <file>', 'inpainting: white is repainted, black kept; the size of --init-image')
+  .addOption(new Option('--resize-mode <n>', "A1111's resize_mode for --init-image and --mask: 0 just resize, 1 crop and resize, 2 resize and fill").choices(['0', '1', '2']).default('0'))
+  .option('--mask-blur <px>', 'blur the mask by this many pixels before it is binarised', finiteNumber)
+  .option('--invert-mask', 'repaint the black part of the mask instead')
   .option('-o, --output <file>', 'PNG to write; default sd-<seed>-<prompt>.png')
   .option('--runtime <path>', 'libtvm_runtime.so to use (else SD_MALI_TVM_RUNTIME, TVM_LIBRARY_PATH, system search)')
   .option('--program-cache <dir|off>', 'where compiled OpenCL programs are kept between runs (default: SD_MALI_CACHE_DIR, else ~/.cache/sd-mali); off: none')
@@ -67,10 +86,13 @@ Examples:
   $ sd-mali generate "an astronaut riding a horse" --model ./dist --steps 20 --seed 42
   $ sd-mali generate "a red fox in a misty forest" --negative "blurry" --scheduler dpm++2m-karras -o fox.png
   $ sd-mali generate "a harbour at dusk" --scheduler heun --sigma-schedule exponential --steps 12
-  $ SD_MALI_TVM_RUNTIME=/opt/tvm/build/libtvm_runtime.so sd-mali generate "a lighthouse" --json`,
+  $ SD_MALI_TVM_RUNTIME=/opt/tvm/build/libtvm_runtime.so sd-mali generate "a lighthouse" --json
+  $ sd-mali generate "a watercolour of a harbour" --init-image photo.png --strength 0.6
+  $ sd-mali generate "a red door" --init-image house.png --mask door-mask.png --scheduler ddim
+  $ sd-mali generate "a lighthouse at dusk" --scheduler lcm --steps 4 --cfg 1   # a model with an LCM-LoRA merged`,
   )
-  .action(async (prompt: string, opts: { negative?: string; model: string; tokenizer?: string; device?: string; steps: number; scheduler: SchedulerName; sigmaSchedule?: SigmaSchedule; seed?: bigint; output?: string; runtime?: string; programCache?: string; warmup?: boolean; allowCpuOpencl?: boolean; json?: boolean; force?: boolean }) => {
-    process.exitCode = await generateCommand(prompt, opts);
+  .action(async (prompt: string, opts: Omit<GenerateCommandOptions, 'resizeMode'> & { resizeMode: string }) => {
+    process.exitCode = await generateCommand(prompt, { ...opts, resizeMode: Number(opts.resizeMode) as 0 | 1 | 2 });
   });
 
 program

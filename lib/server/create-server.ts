@@ -34,6 +34,8 @@ import { registerPage } from './routes/page.js';
 import { registerPngInfo } from './routes/png-info.js';
 import { registerProgress } from './routes/progress.js';
 import { registerTxt2Img } from './routes/txt2img.js';
+import { registerImg2Img } from './routes/img2img.js';
+import type { WorkerInfo } from './worker/protocol.js';
 import { WorkerSupervisor } from './worker/supervisor.js';
 
 export interface SdMaliServer {
@@ -167,6 +169,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
   registerProgress(app, ctx);
   registerPngInfo(app, limits.bodyLimit);
   registerTxt2Img(app, ctx);
+  registerImg2Img(app, ctx);
 
   let url: string | undefined;
   return {

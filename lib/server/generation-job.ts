@@ -22,6 +22,8 @@ export interface JobRequest {
   infotext: (seed: bigint) => string;
   /** A1111's task id, reported by /progress as current_task. */
   taskId: string;
+  /** img2img / inpainting fields passed to the worker as they are. */
+  img2img?: Pick<WorkerGenerate, 'image' | 'mask' | 'strength' | 'resizeMode' | 'maskBlur' | 'invertMask'>;
 }
 
 /** What the GPU worker needs for each image of `request`, but the seed and its infotext (the same for a board of the cluster). */
@@ -33,6 +35,7 @@ export function workerRequestOf(request: JobRequest): Omit<WorkerGenerate, 'seed
     scheduler: request.scheduler,
     ...(request.sigmaSchedule !== undefined ? { sigmaSchedule: request.sigmaSchedule } : {}),
     ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
+    ...request.img2img,
   };
 }
 
