@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchBuild, printBuild } from './build.js';
 import { benchCluster, printCluster } from './cluster.js';
+import { printLcm, type LcmBenchRow } from './lcm.js';
 import { benchNumerics } from './numerics.js';
 import { printTable } from './measure.js';
 import { printPipeline, type PipelineBench } from './pipeline.js';
@@ -24,7 +25,7 @@ const shared = resolve(process.env['SD_MALI_TEST_DATA'] ?? join(root, '..', 'sha
 const tokenizerDir = existsSync(join(shared, 'clip-tokenizer')) ? join(shared, 'clip-tokenizer') : undefined;
 
 // `npm run bench -- weights warm-start` runs only the named sections (numerics, pipeline,
-// warm-start, robustness, server, cluster, weights, realscale; build only when named).
+// warm-start, robustness, server, cluster, weights, realscale, lcm; build only when named).
 const only = new Set(process.argv.slice(2));
 const wanted = (section: string): boolean => only.size === 0 || only.has(section);
 
@@ -70,6 +71,26 @@ for (const r of wanted('pipeline') ? runtimes : []) {
 if (pipelineRows.length > 0) {
   printPipeline(pipelineRows);
   results['pipeline'] = pipelineRows;
+}
+
+// LCM 4 steps vs PNDM 20 steps on tiny-sd-a built by sd-mali build (TVM v0.26), cpu and OpenCL.
+if (wanted('lcm')) {
+  const modelsDir = resolve(process.env['SD_MALI_TINY_MODELS'] ?? '/work/helpers/models');
+  const runtime26 = join(shared, 'tvm', 'v0.26.0', 'linux-x64', 'libtvm_runtime.so');
+  const models = ['cpu', 'opencl'].map((t) => join(modelsDir, `tiny-sd-a-${t}-float32`)).filter((d) => existsSync(join(d, 'READY')));
+  if (models.length === 0 || !existsSync(runtime26)) {
+    console.log(`\n(LCM vs PNDM skipped: needs tiny-sd-a built by sd-mali build in ${modelsDir} (SD_MALI_TINY_MODELS) and ${runtime26})`);
+  } else {
+    const child = spawnSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'lcm-child.js'), runtime26, ...models], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const line = child.stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+    if (child.status !== 0 || !line) console.log(`\n(LCM vs PNDM failed: exit ${child.status})`);
+    else {
+      const { rows, skipped } = JSON.parse(line.slice('BENCH_JSON '.length)) as { rows: LcmBenchRow[]; skipped: string[] };
+      for (const why of skipped) console.log(`\n(LCM vs PNDM ${why}: skipped)`);
+      printLcm(rows);
+      results['lcm'] = rows;
+    }
+  }
 }
 
 // Warm start (the OpenCL program cache), per runtime: cold and warm processes side by side.

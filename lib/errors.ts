@@ -14,6 +14,8 @@ export type SdMaliErrorCode =
   | 'ABORTED'
   | 'INVALID_ARGUMENT'
   | 'DEVICE_UNAVAILABLE'
+  | 'INVALID_IMAGE'
+  | 'REBUILD_REQUIRED'
   | 'BUILD_FAILED'
   | 'BUILD_TOOLS_MISSING'
   | 'ADDON_NOT_BUILT';
@@ -194,6 +196,37 @@ export class DeviceUnavailableError extends SdMaliError {
     this.device = device;
     this.reason = reason;
     this.remedy = remedy;
+  }
+}
+
+/** Why an input image (img2img's image or an inpainting mask) was refused. */
+export type InvalidImageReason = 'not-an-image' | 'too-many-pixels' | 'too-many-bytes' | 'size-mismatch' | 'bad-raw-data' | 'unreadable';
+
+/** An input image that cannot be used: not an image, too large, or a mask of another size. */
+export class InvalidImageError extends SdMaliError {
+  readonly reason: InvalidImageReason;
+  constructor(reason: InvalidImageReason, message: string, options?: { cause?: unknown }) {
+    super('INVALID_IMAGE', message, options);
+    this.reason = reason;
+  }
+}
+
+/**
+ * The model directory lacks something this request needs that only a newer build writes
+ * (img2img and inpainting need the VAE encoder, `vae_encode`): rebuild it with `sd-mali build`.
+ */
+export class RebuildRequiredError extends SdMaliError {
+  readonly modelDir: string;
+  /** What is missing: a function name. */
+  readonly missing: string;
+  constructor(modelDir: string, missing: string, purpose: string) {
+    super(
+      'REBUILD_REQUIRED',
+      `${modelDir}: ${purpose} needs the function '${missing}', which this model directory was built without; ` +
+        `rebuild the model with sd-mali build (it writes vae_encode, an unguided unet and sd-mali.json)`,
+    );
+    this.modelDir = modelDir;
+    this.missing = missing;
   }
 }
 

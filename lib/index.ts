@@ -20,6 +20,9 @@ export {
   InvalidArgumentError,
   DeviceUnavailableError,
   AddonNotBuiltError,
+  InvalidImageError,
+  RebuildRequiredError,
+  type InvalidImageReason,
   type SdMaliErrorCode,
 } from './errors.js';
 export {
@@ -32,7 +35,15 @@ export {
   type LoadProgress,
   type StepProgress,
 } from './pipeline/index.js';
-export { GeneratedImage, readPngText, type GenerationParameters, type GenerationTimings } from './image/index.js';
+export {
+  GeneratedImage,
+  readPngText,
+  type GenerationParameters,
+  type GenerationTimings,
+  type ImageInput,
+  type RawImage,
+  type ResizeMode,
+} from './image/index.js';
 export { ClipTokenizer, bundledClipTokenizer } from './tokenizer/index.js';
 export {
   createScheduler,

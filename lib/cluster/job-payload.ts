@@ -8,6 +8,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { isSigmaSchedule, SCHEDULER_NAMES } from '../schedulers/index.js';
 import type { WorkerGenerate } from '../server/worker/protocol.js';
+import { MAX_SEED } from '../server/generation-job.js';
 
 export const JOB_NAME = 'txt2img';
 
@@ -78,7 +79,7 @@ export function parseJobData(data: unknown): ClusterJobData {
   if (r['guidanceScale'] !== undefined && (typeof r['guidanceScale'] !== 'number' || !Number.isFinite(r['guidanceScale']))) fail('request.guidanceScale is not a finite number');
   if (!Array.isArray(seeds) || seeds.length < 1 || seeds.length > MAX_IMAGES) fail(`seeds is not a list of 1 to ${MAX_IMAGES} seeds`);
   for (const s of seeds) {
-    if (typeof s !== 'string' || !/^\d{1,20}$/.test(s) || BigInt(s) >= 2n ** 64n) fail(`seed ${JSON.stringify(s)} is not a decimal uint64`);
+    if (typeof s !== 'string' || !/^\d{1,20}$/.test(s) || BigInt(s) > MAX_SEED) fail(`seed ${JSON.stringify(s)} is not a decimal uint64`);
   }
   if (!Array.isArray(infotexts) || infotexts.length !== seeds.length) fail('infotexts is not a list with one infotext per seed');
   for (const t of infotexts) {

@@ -204,6 +204,9 @@ export class RemoteBackend implements GenerationBackend {
       throw this.#unavailable();
     }
     if (signal.aborted) throw new AbortError('the request was cancelled before it was queued');
+    // Jobs carry the request as JSON and the boards' job check knows txt2img's fields only:
+    // an init image would be dropped and a txt2img made instead, so say so.
+    if (request.img2img !== undefined) throw new HttpError(501, 'img2img and inpainting run on a single server (sd-mali serve --model); the cluster (--redis) takes txt2img requests only so far');
     const handle = this.#queueFor(request.model);
     const seeds = seedsOf(request);
     const data: ClusterJobData = { request: workerRequestOf(request), seeds: seeds.map(String), infotexts: seeds.map((seed) => request.infotext(seed)) };

@@ -11,6 +11,8 @@ export interface GenerationTimings {
   /** Host <-> device copies per step (latents in, noise prediction out). */
   copyMs: number[];
   vaeMs: number;
+  /** img2img and inpainting: the VAE encoder and the start latents. */
+  vaeEncodeMs?: number;
   totalMs: number;
 }
 
@@ -24,6 +26,10 @@ export interface GenerationParameters {
   width: number;
   height: number;
   model?: string;
+  /** img2img and inpainting: how much of the image was redrawn (A1111's "Denoising strength"). */
+  denoisingStrength?: number;
+  /** Inpainting: the mask's blur in pixels (A1111's "Mask blur"). */
+  maskBlur?: number;
 }
 
 /** AUTOMATIC1111's sampler names, so tools that read its PNG info show ours. */
@@ -35,6 +41,7 @@ const A1111_SAMPLER: Record<string, string> = {
   euler: 'Euler',
   'euler-a': 'Euler a',
   ddim: 'DDIM',
+  lcm: 'LCM',
 };
 
 /** The "parameters" text AUTOMATIC1111 writes into its PNGs. */
@@ -47,6 +54,8 @@ export function formatParameters(p: GenerationParameters): string {
     ...(p.seed !== undefined ? [`Seed: ${p.seed}`] : []),
     `Size: ${p.width}x${p.height}`,
     ...(p.model ? [`Model: ${p.model}`] : []),
+    ...(p.denoisingStrength !== undefined ? [`Denoising strength: ${p.denoisingStrength}`] : []),
+    ...(p.maskBlur !== undefined ? [`Mask blur: ${p.maskBlur}`] : []),
     'Version: sd-mali',
   ];
   const negative = p.negativePrompt ? `\nNegative prompt: ${p.negativePrompt}` : '';

@@ -14,15 +14,24 @@ export interface ResultSpec {
   shape: readonly Dim[];
 }
 
-export const ENTRY_RESULTS = {
-  clip: { dtype: 'float32', shape: [1, 77, 'hidden'] },
-  concat_embeddings: { dtype: 'float32', shape: [2, 77, 'hidden'] },
-  unet: { dtype: 'float32', shape: ['batch', 4, 64, 64] },
-  vae: { dtype: 'float32', shape: [1, 'height', 'width', 3] },
-  image_to_rgba: { dtype: 'uint32', shape: ['height', 'width'] },
-} as const satisfies Record<string, ResultSpec>;
+export type EntryFunction = 'clip' | 'concat_embeddings' | 'unet' | 'vae' | 'vae_encode' | 'image_to_rgba';
 
-export type EntryFunction = keyof typeof ENTRY_RESULTS;
+/** What each entry function returns for latents of `latentShape` ([1, C, h, w]). */
+export function entryResults(latentShape: readonly number[]): Record<EntryFunction, ResultSpec> {
+  const [, channels, h, w] = latentShape as [number, number, number, number];
+  return {
+    clip: { dtype: 'float32', shape: [1, 77, 'hidden'] },
+    concat_embeddings: { dtype: 'float32', shape: [2, 77, 'hidden'] },
+    unet: { dtype: 'float32', shape: ['batch', channels, h, w] },
+    vae: { dtype: 'float32', shape: [1, 'height', 'width', 3] },
+    // Index 0 the latent distribution's mean, index 1 its standard deviation (sd-mali.json's contract).
+    vae_encode: { dtype: 'float32', shape: [2, channels, h, w] },
+    image_to_rgba: { dtype: 'uint32', shape: ['height', 'width'] },
+  };
+}
+
+/** The results of the RK3588 port's SD 1.5 build (64x64 latents). */
+export const ENTRY_RESULTS = entryResults([1, 4, 64, 64]);
 
 function describeValue(value: TvmValue): string {
   if (value instanceof NDArray) return `an NDArray ${value.dtype}[${value.shape.join(',')}]`;
@@ -47,8 +56,8 @@ function matches(array: NDArray, spec: ResultSpec): boolean {
  * Returns `value` as the NDArray `name` must return. Otherwise frees it (when it is a
  * runtime object) and throws an ArtifactError on `executable`.
  */
-export function checkEntryResult(executable: string, name: EntryFunction, value: TvmValue): NDArray {
-  const spec: ResultSpec = ENTRY_RESULTS[name];
+export function checkEntryResult(executable: string, name: EntryFunction, value: TvmValue, results: Record<EntryFunction, ResultSpec> = ENTRY_RESULTS): NDArray {
+  const spec: ResultSpec = results[name];
   if (value instanceof NDArray && matches(value, spec)) return value;
   const got = describeValue(value);
   if (value !== null && typeof value === 'object' && 'dispose' in value) value.dispose();

@@ -1,5 +1,6 @@
 /** Options of StableDiffusion.load and generate, and their checks. */
 import { InvalidArgumentError } from '../errors.js';
+import { RESIZE_MODES, type ImageInput, type ResizeMode } from '../image/input-image.js';
 import { createScheduler, isSchedulerName, SCHEDULER_NAMES, type SchedulerName, type SigmaSchedule, type TimestepSpacing } from '../schedulers/index.js';
 
 export type LoadPhase = 'runtime' | 'module' | 'weights' | 'warmup';
@@ -71,8 +72,31 @@ export interface GenerateOptions {
   seed?: number | bigint;
   /** Initial noise [1,4,64,64] (before init_noise_sigma), instead of a seed. */
   latents?: Float32Array;
-  /** Classifier-free guidance scale. Only where the executable does not bake it in; otherwise only 7.5. */
+  /**
+   * Classifier-free guidance scale. Default 7.5. On a model built by sd-mali build, 1 or less
+   * turns guidance off: one batch-1 UNet call per step, no negative prompt encoded (LCM). On
+   * the port's build, whose unet bakes 7.5 in, only 7.5.
+   */
   guidanceScale?: number;
+  /**
+   * img2img: the image to start from (a PNG/JPEG/WebP path or file bytes, or raw RGBA),
+   * resized to the model's size (resizeMode). With `mask`, inpainting.
+   */
+  image?: ImageInput;
+  /** Inpainting: white (>= 128 luma) is repainted, black kept. Needs `image`; the same size as it. */
+  mask?: ImageInput;
+  /**
+   * How much of the image is redrawn, 0 < strength <= 1: the run starts at step
+   * steps - int(steps * strength) (diffusers' get_timesteps). Default 0.8 for img2img,
+   * 1 for inpainting (diffusers' defaults).
+   */
+  strength?: number;
+  /** A1111's resize_mode for image and mask: 0 just resize (default), 1 crop and resize, 2 resize and fill. */
+  resizeMode?: ResizeMode;
+  /** Gaussian blur of the mask in pixels before it is binarised (A1111's mask_blur). Default 0. */
+  maskBlur?: number;
+  /** Repaint the black part of the mask instead (A1111's inpainting_mask_invert). */
+  invertMask?: boolean;
   onStep?: (progress: StepProgress) => void;
   signal?: AbortSignal;
   /**
@@ -95,12 +119,28 @@ export interface ResolvedGenerateOptions {
   seed: bigint | undefined;
   latents: Float32Array | undefined;
   guidanceScale: number | undefined;
+  image: ImageInput | undefined;
+  mask: ImageInput | undefined;
+  /** Only with an image: the strength asked for or the mode's default. */
+  strength: number | undefined;
+  resizeMode: ResizeMode;
+  maskBlur: number;
+  invertMask: boolean;
   onStep: ((p: StepProgress) => void) | undefined;
   signal: AbortSignal | undefined;
   decodeOnAbort: boolean;
 }
 
-export function resolveGenerateOptions(options: GenerateOptions, latentSize: number): ResolvedGenerateOptions {
+export const DEFAULT_IMG2IMG_STRENGTH = 0.8;
+export const DEFAULT_INPAINT_STRENGTH = 1;
+
+function isImageInput(x: unknown): boolean {
+  return typeof x === 'string' || x instanceof Uint8Array || (typeof x === 'object' && x !== null && (x as { data?: unknown }).data instanceof Uint8Array);
+}
+
+/** Resolves and checks generate's options; latents are checked against `latentShape` when it is known. */
+export function resolveGenerateOptions(options: GenerateOptions, latentShape: readonly number[] | undefined): ResolvedGenerateOptions {
+  const latentSize = latentShape?.reduce((a, b) => a * b, 1);
   const steps = options.steps ?? DEFAULT_STEPS;
   if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw new InvalidArgumentError(`steps must be an integer from 1 to 1000, got ${steps}`);
   const scheduler = options.scheduler ?? DEFAULT_SCHEDULER;
@@ -114,8 +154,27 @@ export function resolveGenerateOptions(options: GenerateOptions, latentSize: num
   }
   if (options.latents !== undefined) {
     if (!(options.latents instanceof Float32Array)) throw new InvalidArgumentError('latents must be a Float32Array');
-    if (options.latents.length !== latentSize) throw new InvalidArgumentError(`latents must hold ${latentSize} values ([1,4,64,64]), got ${options.latents.length}`);
+    if (latentShape && options.latents.length !== latentSize) throw new InvalidArgumentError(`latents must hold ${latentSize} values ([${latentShape.join(',')}]), got ${options.latents.length}`);
   }
+  const { image, mask } = options;
+  if (image !== undefined && !isImageInput(image)) throw new InvalidArgumentError('image must be a file path, the bytes of a PNG/JPEG/WebP file, or { data, width, height } raw RGBA');
+  if (mask !== undefined && !isImageInput(mask)) throw new InvalidArgumentError('mask must be a file path, the bytes of a PNG/JPEG/WebP file, or { data, width, height } raw RGBA');
+  if (mask !== undefined && image === undefined) throw new InvalidArgumentError('a mask needs the image it applies to (image)');
+  if (image !== undefined && options.latents !== undefined) throw new InvalidArgumentError('pass either an image (img2img) or latents, not both');
+  let strength: number | undefined;
+  if (options.strength !== undefined) {
+    if (image === undefined) throw new InvalidArgumentError('strength applies to img2img and inpainting: pass an image');
+    if (typeof options.strength !== 'number' || !(options.strength > 0 && options.strength <= 1)) throw new InvalidArgumentError(`strength must be a number in (0, 1], got ${String(options.strength)}`);
+    strength = options.strength;
+    // diffusers' get_timesteps runs int(steps * strength) steps: none is an error there too.
+    if (Math.trunc(steps * strength) < 1) throw new InvalidArgumentError(`strength ${strength} with ${steps} steps leaves no denoising step (int(steps * strength) is 0); raise the strength or the steps`);
+  } else if (image !== undefined) {
+    strength = mask !== undefined ? DEFAULT_INPAINT_STRENGTH : DEFAULT_IMG2IMG_STRENGTH;
+  }
+  const resizeMode = options.resizeMode ?? 0;
+  if (!RESIZE_MODES.includes(resizeMode)) throw new InvalidArgumentError(`resizeMode must be 0 (just resize), 1 (crop and resize) or 2 (resize and fill), got ${String(resizeMode)}`);
+  const maskBlur = options.maskBlur ?? 0;
+  if (typeof maskBlur !== 'number' || !(maskBlur >= 0 && maskBlur <= 64)) throw new InvalidArgumentError(`maskBlur must be 0 to 64 pixels, got ${String(maskBlur)}`);
   const g = options.guidanceScale;
   if (g !== undefined && (typeof g !== 'number' || !Number.isFinite(g))) throw new InvalidArgumentError(`guidanceScale must be a finite number, got ${String(g)}`);
   const schedulerOptions = options.schedulerOptions ?? {};
@@ -136,6 +195,12 @@ export function resolveGenerateOptions(options: GenerateOptions, latentSize: num
     seed,
     latents: options.latents,
     guidanceScale: g,
+    image,
+    mask,
+    strength,
+    resizeMode,
+    maskBlur,
+    invertMask: options.invertMask === true,
     onStep: options.onStep,
     signal: options.signal,
     decodeOnAbort: options.decodeOnAbort === true,

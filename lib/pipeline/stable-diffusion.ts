@@ -1,92 +1,35 @@
 /**
- * The Stable Diffusion pipeline over a model directory compiled by TVM: load once, then
- * generate images. Every decision (tokens, noise, schedule, guidance) is made here in
- * TypeScript; the executable only runs clip, unet, vae and image_to_rgba.
+ * The Stable Diffusion pipeline over a compiled model directory: load once, then generate
+ * images. A generate reads as diffusers' pipelines do, one stage each: encode the prompt,
+ * prepare the latents (txt2img, img2img or inpainting), the denoising loop with guidance,
+ * decode. Every decision (tokens, noise, schedule, guidance) is made here in TypeScript;
+ * the executable only runs clip, unet, vae, vae_encode and image_to_rgba.
  */
-import { AbortError, ArtifactError, DeviceUnavailableError, InvalidArgumentError, SdMaliError, throwIfAborted } from '../errors.js';
-import { loadWeights, readWeightIndexFile, summarizeWeights, type ModelWeights, type WeightIndex } from '../artifacts/index.js';
+import { AbortError, DisposedError, InvalidArgumentError, InvalidImageError, throwIfAborted } from '../errors.js';
 import { GeneratedImage, type GenerationTimings } from '../image/index.js';
+import { inputImageSize, loadInputImage, loadMask } from '../image/input-image.js';
 import { createGenerator } from '../random/index.js';
-import { createScheduler } from '../schedulers/index.js';
-import { ClipTokenizer, CLIP_MAX_LENGTH } from '../tokenizer/index.js';
-import { configureProgramCache, cpuOpenClProblem, diagnoseOpenCl, listVendorFiles, loadRuntime, openClSystemView, parseDeviceSpec, probeTvmOpenClDevice, recordProgramCacheRun, type Abi, type OpenClDeviceIdentity, type OpenClDeviceKind, type Device, type NDArray, type PackedFunction, type ProgramCacheState, type TvmArg, type TvmObject, type TvmRuntime } from '../tvm/index.js';
-import { EXECUTABLE_KINDS, executableFileName, inspectModelDirectory, requireWeightIndex, type ModelDirectory } from './model-directory.js';
-import {
-  BAKED_GUIDANCE_SCALE,
-  randomSeed,
-  resolveGenerateOptions,
-  type GenerateOptions,
-  type LoadOptions,
-  type LoadPhase,
-  type ResolvedGenerateOptions,
-} from './options.js';
-import { checkEntryResult, type EntryFunction } from './entry-results.js';
-import { RelaxVm } from './relax-vm.js';
-import { loadTokenizer, resolveTokenizerSource, type TokenizerOrigin } from './tokenizer-source.js';
+import { createScheduler, type Scheduler } from '../schedulers/index.js';
+import type { ClipTokenizer } from '../tokenizer/index.js';
+import { CLIP_MAX_LENGTH } from '../tokenizer/index.js';
+import { recordProgramCacheRun } from '../tvm/index.js';
+import { decodeLatents } from './decode.js';
+import { denoise } from './denoise.js';
+import { encodePrompt, type PromptIds } from './encode-prompt.js';
+import { bakedGuidanceError } from './guidance.js';
+import { disposeModel, loadModel, type LoadedModel, type PipelineInfo } from './loaded-model.js';
+import { schedulerOrder, strengthBeginIndex } from './noising.js';
+import { BAKED_GUIDANCE_SCALE, randomSeed, resolveGenerateOptions, type GenerateOptions, type LoadOptions, type ResolvedGenerateOptions } from './options.js';
+import { prepareImg2imgLatents, prepareInpaintLatents, prepareTxt2imgLatents, type PreparedLatents } from './prepare-latents.js';
 import { ResourceScope } from './resource-scope.js';
+import { StageTimer } from './timer.js';
 
-/** The entry functions generate needs. */
-export const REQUIRED_FUNCTIONS = ['clip', 'concat_embeddings', 'unet', 'vae', 'image_to_rgba'] as const;
-const MODELS = ['clip', 'unet', 'vae'] as const;
-const LATENT_SHAPE = [1, 4, 64, 64] as const;
-const LATENT_SIZE = 4 * 64 * 64;
-
-export interface PipelineInfo {
-  modelDir: string;
-  /** 'opencl:0', 'cpu:0', ... */
-  device: string;
-  deviceName: string | undefined;
-  /**
-   * What the device is: 'cpu' for device cpu, 'gpu' for cuda, vulkan and metal; for OpenCL
-   * the CL_DEVICE_TYPE of TVM's device ('gpu', 'accelerator', 'cpu', 'custom'), or
-   * 'unknown' when the ICD loader does not list it.
-   */
-  deviceKind: OpenClDeviceKind;
-  /** For OpenCL: TVM's device as the ICD loader lists it (name, vendor, versions, platform). */
-  openClDevice: OpenClDeviceIdentity | undefined;
-  abi: Abi;
-  runtimePath: string;
-  executable: string;
-  /** Entry functions looked for, and whether the executable has them. */
-  functions: Record<string, boolean>;
-  weights: {
-    indexFile: string;
-    totalBytes: number;
-    formats: string[];
-    dtypes: string[];
-    models: Record<string, { count: number; bytes: number }>;
-  };
-  /** The tokenizer folder, or the bundled merges file. */
-  tokenizer: string;
-  /** 'option' (given at load), 'model' (<dir>/tokenizer) or 'bundled' (shipped with sd-mali). */
-  tokenizerOrigin: TokenizerOrigin;
-  /** The OpenCL program cache (process-wide): where, or why it is off. */
-  programCache: ProgramCacheState;
-  /** Whether the unet applies classifier-free guidance itself (known after the first UNet call or a warmup). */
-  guidanceBaked: boolean | undefined;
-  latentShape: readonly number[];
-}
+export { REQUIRED_FUNCTIONS, type PipelineInfo } from './loaded-model.js';
 
 /** Token ids for the lower-level entry: 77 each, as the tokenizer pads them. */
 export interface TokenIds {
   prompt: Int32Array | readonly number[];
   negative: Int32Array | readonly number[];
-}
-
-interface Loaded {
-  runtime: TvmRuntime;
-  device: Device;
-  vm: RelaxVm;
-  weights: ModelWeights;
-  params: Record<(typeof MODELS)[number], TvmObject>;
-  /** vm.builtin.memory_manager.clear, on OpenCL only: see #releasePooledMemory. */
-  clearPool: PackedFunction | undefined;
-  tokenizer: ClipTokenizer;
-  info: PipelineInfo;
-}
-
-function now(): number {
-  return performance.now();
 }
 
 /**
@@ -107,175 +50,62 @@ function toIds(ids: Int32Array | readonly number[], what: string, vocabSize: num
 
 /**
  * Checks generate options without a loaded pipeline, with the rules generate applies: for
- * callers (the CLI) that must refuse bad options before minutes of loading.
+ * callers (the CLI) that must refuse bad options before minutes of loading. (The latents'
+ * length depends on the model: generate checks it.)
  */
 export function checkGenerateOptions(options: GenerateOptions): void {
-  resolveGenerateOptions(options, LATENT_SIZE);
+  resolveGenerateOptions(options, undefined);
 }
 
-/** Calls an entry function and checks that it returned what the artifact contract says. */
-async function callEntry(vm: RelaxVm, name: EntryFunction, ...args: TvmArg[]): Promise<NDArray> {
-  return checkEntryResult(vm.file, name, await vm.fn(name).callAsync(...args));
-}
-
-interface ChosenDevice {
-  device: Device;
-  executable: string;
-  kind: OpenClDeviceKind;
-  openClDevice: OpenClDeviceIdentity | undefined;
-}
-
-/**
- * What kind of device `device` is. For OpenCL, TVM's device as the ICD loader lists it; a
- * CPU is refused unless asked for (TVM falls back to one silently: see opencl-device-kind.ts).
- */
-async function deviceKindOf(runtime: TvmRuntime, device: Device, allowCpuOpenCl: boolean): Promise<Pick<ChosenDevice, 'kind' | 'openClDevice'>> {
-  if (device.kind !== 'opencl') return { kind: device.kind === 'cpu' ? 'cpu' : 'gpu', openClDevice: undefined };
-  const view = openClSystemView(runtime);
-  const openClDevice = await probeTvmOpenClDevice(view, device.deviceId);
-  if (openClDevice?.kind === 'cpu' && !allowCpuOpenCl) {
-    const { message, remedy } = cpuOpenClProblem(openClDevice, device.toString(), listVendorFiles(view));
-    throw new DeviceUnavailableError(device.toString(), 'cpu-device', message, remedy);
+/** Whether this run uses classifier-free guidance, and at which scale. */
+function guidanceOf(model: LoadedModel, opts: ResolvedGenerateOptions): { guided: boolean; scale: number } {
+  const scale = opts.guidanceScale ?? BAKED_GUIDANCE_SCALE;
+  if (!model.geometry.hostGuidance) {
+    if (model.info.guidanceBaked === true && opts.guidanceScale !== undefined && opts.guidanceScale !== BAKED_GUIDANCE_SCALE) throw bakedGuidanceError(opts.guidanceScale);
+    return { guided: true, scale };
   }
-  return { kind: openClDevice?.kind ?? 'unknown', openClDevice };
+  // diffusers' do_classifier_free_guidance: guidance_scale > 1.
+  return { guided: scale > 1, scale };
 }
 
-/** Picks the device and its executable. Device queries run on the worker thread. */
-async function chooseDevice(runtime: TvmRuntime, model: ModelDirectory, spec: string | undefined, allowCpuOpenCl: boolean): Promise<ChosenDevice> {
-  const present = Object.keys(model.executables);
-  if (spec !== undefined) {
-    const { kind, id } = parseDeviceSpec(spec);
-    const executable = kind === 'cpu' ? (model.executables.cpu ?? model.executables.llvm) : model.executables[kind];
-    if (!executable) {
-      throw new ArtifactError(
-        `${model.dir}/${executableFileName(kind)}`,
-        `is missing: this model directory was compiled for ${present.length ? present.join(', ') : 'no device'}, not ${kind}`,
-      );
-    }
-    const device = runtime.device(kind, id);
-    if (!(await deviceExists(device))) throw await deviceUnavailable(runtime, kind, id);
-    return { device, executable, ...(await deviceKindOf(runtime, device, allowCpuOpenCl)) };
-  }
-  // Chosen for the caller: a CPU OpenCL device is passed over for the next kind (the cpu
-  // executable), and refused only when nothing else is left.
-  let cpuOpenCl: DeviceUnavailableError | undefined;
-  for (const kind of EXECUTABLE_KINDS) {
-    const executable = model.executables[kind];
-    if (!executable) continue;
-    const device = runtime.device(kind === 'llvm' ? 'cpu' : kind);
-    if (!(await deviceExists(device))) continue;
-    try {
-      return { device, executable, ...(await deviceKindOf(runtime, device, allowCpuOpenCl)) };
-    } catch (err) {
-      if (!(err instanceof DeviceUnavailableError && err.reason === 'cpu-device')) throw err;
-      cpuOpenCl = err;
+/** The image, and the mask where there is one, decoded at the model's size (off the event loop). */
+async function loadInputs(model: LoadedModel, opts: ResolvedGenerateOptions): Promise<{ rgb: Uint8Array; mask?: Uint8Array } | undefined> {
+  if (opts.image === undefined) return undefined;
+  const size = model.geometry.image;
+  if (opts.mask !== undefined) {
+    const [imageSize, maskSize] = await Promise.all([inputImageSize(opts.image, 'the image'), inputImageSize(opts.mask, 'the mask')]);
+    if (imageSize.width !== maskSize.width || imageSize.height !== maskSize.height) {
+      throw new InvalidImageError('size-mismatch', `the mask is ${maskSize.width}x${maskSize.height} but the image is ${imageSize.width}x${imageSize.height}; they must be the same size`);
     }
   }
-  if (cpuOpenCl) throw cpuOpenCl;
-  throw new ArtifactError(model.dir, `has no executable for a device this runtime can use (found: ${present.join(', ') || 'none'})`);
-}
-
-/** Why `kind:id` is absent: for OpenCL the first cause diagnoseOpenCl finds. */
-async function deviceUnavailable(runtime: TvmRuntime, kind: string, id: number): Promise<DeviceUnavailableError> {
-  const name = `${kind}:${id}`;
-  if (kind === 'opencl') {
-    const d = await diagnoseOpenCl(openClSystemView(runtime));
-    if (d.cause !== 'ok' && d.cause !== 'unknown') return new DeviceUnavailableError(name, d.cause, `device ${name} is not available: ${d.message}`, d.remedy);
-    if (id > 0) return new DeviceUnavailableError(name, 'no-such-device', `device ${name} is not available: OpenCL works, but there is no device with id ${id}`, 'use opencl:0, or list the devices with sd-mali doctor');
-    return new DeviceUnavailableError(name, d.cause, `device ${name} is not available to the TVM runtime (${runtime.libraryPath}): ${d.message}`, d.remedy);
-  }
-  return new DeviceUnavailableError(name, 'absent', `device ${name} is not available to the TVM runtime (${runtime.libraryPath}): the runtime was built without ${kind} or the device is absent`, `rebuild TVM with ${kind} enabled, or choose another device`);
-}
-
-async function deviceExists(device: Device): Promise<boolean> {
-  return (await device.attributeAsync('exist')) === 1;
-}
-
-function describeWeights(index: WeightIndex): PipelineInfo['weights'] {
-  const summary = summarizeWeights(index);
-  const models: PipelineInfo['weights']['models'] = {};
-  for (const [name, m] of Object.entries(summary.models)) models[name] = { count: m.count, bytes: m.storedBytes };
-  return { indexFile: index.file, totalBytes: index.totalBytes, formats: summary.formats, dtypes: summary.dtypes, models };
+  const { rgb } = await loadInputImage(opts.image, size, opts.resizeMode);
+  if (opts.mask === undefined) return { rgb };
+  return { rgb, mask: await loadMask(opts.mask, size, opts.resizeMode, { blur: opts.maskBlur, invert: opts.invertMask }) };
 }
 
 export class StableDiffusion implements Disposable {
-  #loaded: Loaded | undefined;
+  #model: LoadedModel | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(loaded: Loaded) {
-    this.#loaded = loaded;
+  private constructor(model: LoadedModel) {
+    this.#model = model;
   }
 
   /** Opens the runtime, loads the executable and puts the weights on the device. */
   static async load(dir: string, options: LoadOptions = {}): Promise<StableDiffusion> {
-    const { signal, onProgress } = options;
-    throwIfAborted(signal);
-    const model = inspectModelDirectory(dir);
-    const tokenizerSource = resolveTokenizerSource(model, options.tokenizer);
-    const tokenizer = await loadTokenizer(tokenizerSource);
-    const index = await readWeightIndexFile(requireWeightIndex(model));
-    for (const m of MODELS) {
-      if (index.paramCounts[m] === undefined) throw new ArtifactError(index.file, `metadata has no ${m}ParamSize: the ${m} weights cannot be found`);
-    }
-    const progress = (phase: LoadPhase, loadedBytes: number): void => onProgress?.({ phase, loadedBytes, totalBytes: index.totalBytes });
-    throwIfAborted(signal);
-
-    const runtime = loadRuntime(options.tvmRuntime !== undefined ? { library: options.tvmRuntime } : {});
-    // Before the executable is loaded: its programs are built (or found) from then on.
-    const programCache = configureProgramCache(options.programCache, options.programCacheMaxBytes);
-    progress('runtime', 0);
-    const scope = new ResourceScope();
-    try {
-      // Every call from here on runs on the runtime's worker thread without blocking the
-      // event loop: another pipeline on the same runtime may be in a long model call.
-      const { device, executable, kind: deviceKind, openClDevice } = await chooseDevice(runtime, model, options.device, options.allowCpuOpenCl === true);
-      throwIfAborted(signal);
-      const vm = scope.add(await RelaxVm.openAsync(runtime, executable, device));
-      const functions: Record<string, boolean> = {};
-      for (const name of [...REQUIRED_FUNCTIONS, 'pndm_scheduler_step_0', 'dpm_solver_multistep_scheduler_step']) functions[name] = await vm.hasAsync(name);
-      for (const name of REQUIRED_FUNCTIONS) if (!functions[name]) throw vm.missingFunction(name);
-      progress('module', 0);
-
-      const weights = await loadWeights(runtime, device, index, {
-        ...(signal ? { signal } : {}),
-        verifyChecksums: options.verifyChecksums ?? false,
-        onProgress: (p) => progress('weights', p.loadedBytes),
-      });
-      for (const list of weights.values()) for (const w of list) scope.add(w);
-      const params = {} as Loaded['params'];
-      for (const m of MODELS) params[m] = scope.add(await runtime.arrayAsync(weights.get(m)!));
-      const deviceName = await device.attributeAsync('deviceName');
-      const clearPool = device.kind === 'opencl' ? await runtime.findGlobalFunctionAsync('vm.builtin.memory_manager.clear') : undefined;
-      if (clearPool) scope.add(clearPool);
-      const info: PipelineInfo = {
-        modelDir: model.dir,
-        device: device.toString(),
-        deviceName: typeof deviceName === 'string' ? deviceName : undefined,
-        deviceKind,
-        openClDevice,
-        abi: runtime.abi,
-        runtimePath: runtime.libraryPath,
-        executable,
-        functions,
-        weights: describeWeights(index),
-        tokenizer: tokenizerSource.path,
-        tokenizerOrigin: tokenizerSource.origin,
-        programCache,
-        guidanceBaked: undefined,
-        latentShape: LATENT_SHAPE,
-      };
-      const pipe = new StableDiffusion({ runtime, device, vm, weights, params, clearPool, tokenizer, info });
-      if (options.warmup) {
-        throwIfAborted(signal);
+    const model = await loadModel(dir, options);
+    const pipe = new StableDiffusion(model);
+    if (options.warmup) {
+      try {
+        throwIfAborted(options.signal);
         await pipe.#warmup();
-        progress('warmup', index.totalBytes);
+      } catch (err) {
+        pipe.dispose();
+        throw err;
       }
-      return pipe;
-    } catch (err) {
-      scope.dispose();
-      runtime.dispose();
-      throw err;
+      options.onProgress?.({ phase: 'warmup', loadedBytes: model.info.weights.totalBytes, totalBytes: model.info.weights.totalBytes });
     }
+    return pipe;
   }
 
   /** What was found and loaded. */
@@ -288,57 +118,55 @@ export class StableDiffusion implements Disposable {
   }
 
   get disposed(): boolean {
-    return this.#loaded === undefined;
+    return this.#model === undefined;
   }
 
   /**
-   * Makes an image from a prompt. Calls are queued: a second generate starts when the
-   * first one has ended. Aborting (signal) stops between steps with an AbortError and
-   * leaves the pipeline usable.
+   * Makes an image from a prompt: text-to-image, or img2img / inpainting with `image`
+   * (and `mask`). Calls are queued: a second generate starts when the first one has ended.
+   * Aborting (signal) stops between steps with an AbortError and leaves the pipeline usable.
    */
   generate(prompt: string, options: GenerateOptions = {}): Promise<GeneratedImage> {
     if (typeof prompt !== 'string') return Promise.reject(new InvalidArgumentError('the prompt must be a string'));
     return this.#enqueue(async () => {
-      const loaded = this.#require();
-      const opts = resolveGenerateOptions(options, LATENT_SIZE);
-      const t0 = now();
-      const ids = { prompt: loaded.tokenizer.encodePadded(prompt), negative: loaded.tokenizer.encodePadded(opts.negativePrompt) };
-      return this.#run(loaded, ids, prompt, opts, now() - t0);
+      const model = this.#require();
+      const opts = resolveGenerateOptions(options, model.geometry.latentShape);
+      const timer = new StageTimer();
+      const { guided } = guidanceOf(model, opts);
+      const ids: PromptIds = { prompt: model.tokenizer.encodePadded(prompt) };
+      if (guided) ids.negative = model.tokenizer.encodePadded(opts.negativePrompt);
+      return this.#run(model, ids, prompt, opts, timer, timer.elapsedMs());
     }, options.signal);
   }
 
   /** The same pipeline from token ids (77 each, padded as the tokenizer pads them). */
   generateFromIds(ids: TokenIds, options: GenerateOptions = {}): Promise<GeneratedImage> {
     return this.#enqueue(async () => {
-      const loaded = this.#require();
-      const opts = resolveGenerateOptions(options, LATENT_SIZE);
-      const vocab = loaded.tokenizer.vocabSize;
-      const checked = { prompt: toIds(ids.prompt, 'prompt ids', vocab), negative: toIds(ids.negative, 'negative ids', vocab) };
-      return this.#run(loaded, checked, '', opts, 0);
+      const model = this.#require();
+      const opts = resolveGenerateOptions(options, model.geometry.latentShape);
+      const vocab = model.tokenizer.vocabSize;
+      const checked: PromptIds = { prompt: toIds(ids.prompt, 'prompt ids', vocab) };
+      const negative = toIds(ids.negative, 'negative ids', vocab);
+      if (guidanceOf(model, opts).guided) checked.negative = negative;
+      return this.#run(model, checked, '', opts, new StageTimer(), 0);
     }, options.signal);
   }
 
-  /** Frees everything on the device. Queued generates fail with DisposedError-like errors. */
+  /** Frees everything on the device. Generates queued or called later fail with a DisposedError. */
   dispose(): void {
-    const loaded = this.#loaded;
-    if (!loaded) return;
-    this.#loaded = undefined;
-    for (const p of Object.values(loaded.params)) p.dispose();
-    for (const list of loaded.weights.values()) for (const w of list) w.dispose();
-    loaded.vm.dispose();
-    // After the frees queued above: what they returned to the pool goes back to the device.
-    loaded.clearPool?.callAsync().catch(() => undefined);
-    loaded.clearPool?.dispose();
-    loaded.runtime.dispose();
+    const model = this.#model;
+    if (!model) return;
+    this.#model = undefined;
+    disposeModel(model);
   }
 
   [Symbol.dispose](): void {
     this.dispose();
   }
 
-  #require(): Loaded {
-    if (!this.#loaded) throw new SdMaliError('DISPOSED', 'this StableDiffusion pipeline was disposed');
-    return this.#loaded;
+  #require(): LoadedModel {
+    if (!this.#model) throw new DisposedError('this StableDiffusion pipeline was disposed');
+    return this.#model;
   }
 
   /**
@@ -373,139 +201,97 @@ export class StableDiffusion implements Disposable {
 
   /** One step through clip, unet, vae and image_to_rgba: every kernel gets built (or read from the program cache). */
   async #warmup(): Promise<void> {
-    const loaded = this.#require();
-    const ids = loaded.tokenizer.encodePadded('');
-    await this.#run(loaded, { prompt: ids, negative: ids }, '', resolveGenerateOptions({ steps: 1, latents: new Float32Array(LATENT_SIZE) }, LATENT_SIZE), 0);
+    const model = this.#require();
+    const ids = model.tokenizer.encodePadded('');
+    const opts = resolveGenerateOptions({ steps: 1, latents: new Float32Array(model.geometry.latentSize) }, model.geometry.latentShape);
+    await this.#run(model, { prompt: ids, negative: ids }, '', opts, new StageTimer(), 0);
     await this.#recordProgramCache();
   }
 
   /** Stores newly built OpenCL programs and records the counts for `sd-mali doctor` (never throws). */
   async #recordProgramCache(): Promise<void> {
-    if (this.#loaded?.device.kind === 'opencl' && this.#loaded.info.programCache.enabled) await recordProgramCacheRun().catch(() => undefined);
+    if (this.#model?.device.kind === 'opencl' && this.#model.info.programCache.enabled) await recordProgramCacheRun().catch(() => undefined);
   }
 
-  async #encodeText(loaded: Loaded, scope: ResourceScope, ids: { prompt: Int32Array; negative: Int32Array }): Promise<NDArray> {
-    const { runtime, device, vm, params } = loaded;
-    const promptIds = scope.add(await runtime.ndarrayAsync(ids.prompt, [1, CLIP_MAX_LENGTH], 'int32', device));
-    const negativeIds = scope.add(await runtime.ndarrayAsync(ids.negative, [1, CLIP_MAX_LENGTH], 'int32', device));
-    const cond = scope.add(await callEntry(vm, 'clip', promptIds, params.clip));
-    const uncond = scope.add(await callEntry(vm, 'clip', negativeIds, params.clip));
-    // The negative prompt goes first: the unet reads batch 0 as unconditional.
-    return scope.add(await callEntry(vm, 'concat_embeddings', uncond, cond));
+  /** The scheduler of this run, started at the strength's step for img2img and inpainting. */
+  #schedulerFor(model: LoadedModel, opts: ResolvedGenerateOptions): { scheduler: Scheduler; beginIndex: number } {
+    const base = { steps: opts.steps, ...opts.schedulerOptions, training: model.geometry.training };
+    if (opts.strength === undefined) return { scheduler: createScheduler(opts.scheduler, base), beginIndex: 0 };
+    const probe = createScheduler(opts.scheduler, base);
+    const beginIndex = strengthBeginIndex(opts.steps, opts.strength, schedulerOrder(probe));
+    return { scheduler: beginIndex === 0 ? probe : createScheduler(opts.scheduler, { ...base, beginIndex }), beginIndex };
   }
 
-  async #run(
-    loaded: Loaded,
-    ids: { prompt: Int32Array; negative: Int32Array },
-    prompt: string,
-    opts: ResolvedGenerateOptions,
-    tokenizeMs: number,
-  ): Promise<GeneratedImage> {
-    const started = now() - tokenizeMs;
-    const { runtime, device, vm, params, info } = loaded;
+  async #run(model: LoadedModel, ids: PromptIds, prompt: string, opts: ResolvedGenerateOptions, timer: StageTimer, tokenizeMs: number): Promise<GeneratedImage> {
+    const { info } = model;
     const { signal } = opts;
-    if (info.guidanceBaked === true && opts.guidanceScale !== undefined && opts.guidanceScale !== BAKED_GUIDANCE_SCALE) {
-      throw new InvalidArgumentError(`this executable bakes guidance scale ${BAKED_GUIDANCE_SCALE} into its unet; guidanceScale ${opts.guidanceScale} cannot be applied`);
-    }
+    const { scale } = guidanceOf(model, opts);
+    throwIfAborted(signal);
+    // Decoded before anything runs on the device: a bad image fails the request at once.
+    const inputs = await loadInputs(model, opts);
     throwIfAborted(signal);
     const scope = new ResourceScope();
     try {
-      const scheduler = createScheduler(opts.scheduler, { steps: opts.steps, ...opts.schedulerOptions });
+      const { scheduler, beginIndex } = this.#schedulerFor(model, opts);
       // Given latents have no seed; otherwise the seed asked for, or a random one to report.
       const seed = opts.latents ? undefined : (opts.seed ?? randomSeed());
-      // One generator for the initial noise and the ancestral steps, as diffusers passes it.
+      // One generator for every draw (encoder sample, noise, ancestral steps), as diffusers passes it.
       const generator = createGenerator(seed ?? randomSeed());
-      const noise = opts.latents ?? (await generator.randnAsync(LATENT_SHAPE));
-      const sigma = scheduler.initNoiseSigma;
-      let x: Float32Array = noise.map((v) => Math.fround(v * sigma));
 
-      let t = now();
-      const embeddings = await this.#encodeText(loaded, scope, ids);
-      await device.syncAsync();
-      const textEncoderMs = now() - t;
-
-      const latents = scope.add(await runtime.emptyAsync(LATENT_SHAPE, 'float32', device));
-      const timestep = scope.add(await runtime.emptyAsync([], 'int32', device));
-      const unetMs: number[] = [];
-      const schedulerMs: number[] = [];
-      const copyMs: number[] = [];
-      for (let i = 0; i < scheduler.length; i++) {
-        if (signal?.aborted) {
-          if (opts.decodeOnAbort && i > 0) break;
-          throw new AbortError(`generation aborted after ${i} of ${scheduler.length} steps`, { cause: signal.reason });
-        }
-        t = now();
-        // Asynchronous copies: a synchronous one would block the event loop behind any
-        // model call queued on this runtime (another pipeline's UNet step).
-        await latents.copyFromAsync(scheduler.scaleModelInput(x, i));
-        await timestep.copyFromAsync(Int32Array.of(scheduler.modelTimestep(i)));
-        const copyIn = now() - t;
-
-        t = now();
-        const out = scope.add(await callEntry(vm, 'unet', latents, timestep, embeddings, params.unet));
-        // Wait for the device once per UNet step: the Mali driver fails with
-        // CL_OUT_OF_HOST_MEMORY when kernels keep queueing without a sync (apache/tvm#16530).
-        await device.syncAsync();
-        unetMs.push(now() - t);
-
-        t = now();
-        const prediction = await out.toFloat32ArrayAsync();
-        const batch = out.shape[0];
-        out.dispose();
-        copyMs.push(copyIn + now() - t);
-
-        t = now();
-        const eps = this.#guide(info, prediction, batch, opts.guidanceScale);
-        x = scheduler.step(eps, i, x, generator);
-        schedulerMs.push(now() - t);
-        opts.onStep?.({ step: i + 1, steps: scheduler.length, timestep: scheduler.timesteps[i]!, elapsedMs: now() - started, latents: x });
-      }
+      const [embeddings, textEncoderMs] = await timer.time(async () => {
+        const e = await encodePrompt(model, scope, ids);
+        await model.device.syncAsync();
+        return e;
+      });
+      const [prepared, encodeImageMs] = await timer.time(async (): Promise<PreparedLatents> => {
+        if (!inputs) return prepareTxt2imgLatents(model, scheduler, generator, opts.latents);
+        if (!inputs.mask) return prepareImg2imgLatents(model, scope, scheduler, generator, inputs.rgb, beginIndex);
+        return prepareInpaintLatents(model, scope, scheduler, generator, inputs.rgb, inputs.mask, opts.strength!, beginIndex);
+      });
+      const { latents, timings } = await denoise(
+        model,
+        scope,
+        {
+          scheduler,
+          generator,
+          beginIndex,
+          embeddings,
+          expectedBatch: model.geometry.hostGuidance ? (ids.negative ? 2 : 1) : undefined,
+          guidanceScale: scale,
+          blend: prepared.blend,
+          timer,
+          onStep: opts.onStep,
+          signal,
+          decodeOnAbort: opts.decodeOnAbort,
+        },
+        prepared.latents,
+      );
       if (!opts.decodeOnAbort) throwIfAborted(signal);
+      const [image, vaeMs] = await timer.time(() => decodeLatents(model, scope, latents));
 
-      t = now();
-      await latents.copyFromAsync(x);
-      const decoded = scope.add(await callEntry(vm, 'vae', latents, params.vae));
-      const packed = scope.add(await callEntry(vm, 'image_to_rgba', decoded));
-      await device.syncAsync();
-      const [height, width] = packed.shape as [number, number];
-      if (height !== decoded.shape[1] || width !== decoded.shape[2]) {
-        throw new ArtifactError(vm.file, `entry function 'image_to_rgba' returned [${height},${width}] for a vae image of [${decoded.shape.join(',')}]`);
-      }
-      const pixels = (await packed.toTypedArrayAsync()) as Uint32Array;
-      // uint32 R | G<<8 | B<<16 | A<<24 read as bytes on a little-endian host is RGBA.
-      const rgba = new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-      const vaeMs = now() - t;
-
-      const timings: GenerationTimings = {
-        tokenizeMs,
-        textEncoderMs,
-        unetMs,
-        schedulerMs,
-        copyMs,
-        vaeMs,
-        totalMs: now() - started,
-      };
+      const generationTimings: GenerationTimings = { tokenizeMs, textEncoderMs, ...timings, vaeMs, totalMs: timer.elapsedMs() };
+      if (inputs) generationTimings.vaeEncodeMs = encodeImageMs;
       return new GeneratedImage({
-        width,
-        height,
-        rgba,
-        timings,
-        latents: x,
+        ...image,
+        timings: generationTimings,
+        latents,
         parameters: {
           prompt,
-          negativePrompt: opts.negativePrompt,
+          negativePrompt: ids.negative ? opts.negativePrompt : '',
           steps: opts.steps,
           scheduler: opts.scheduler,
           ...(seed !== undefined ? { seed } : {}),
-          guidanceScale: opts.guidanceScale ?? BAKED_GUIDANCE_SCALE,
-          width,
-          height,
+          guidanceScale: scale,
+          width: image.width,
+          height: image.height,
           model: info.modelDir.split('/').pop() ?? '',
+          ...(opts.strength !== undefined ? { denoisingStrength: opts.strength } : {}),
+          ...(inputs?.mask ? { maskBlur: opts.maskBlur } : {}),
         },
       });
     } finally {
       scope.dispose();
-      await this.#releasePooledMemory(loaded);
+      await this.#releasePooledMemory(model);
     }
   }
 
@@ -513,38 +299,14 @@ export class StableDiffusion implements Disposable {
    * Gives the VM's pooled device memory back after a generate. TVM's OpenCL allocator
    * (OpenCLPooledAllocator, TVM <= v0.20 at least) allocates every shaped VM storage afresh
    * but files it in its pool when freed, where nothing asks for it again: each generate left
-   * its text-encoder storages there, about 2 MiB on PoCL, for good (issue 15, item 10).
+   * its text-encoder storages there, about 2 MiB on PoCL, for good.
    * Clearing releases only buffers no one uses; the frees queued above run first.
    */
-  async #releasePooledMemory(loaded: Loaded): Promise<void> {
+  async #releasePooledMemory(model: LoadedModel): Promise<void> {
     try {
-      await loaded.clearPool?.callAsync();
+      await model.clearPool?.callAsync();
     } catch {
       // Memory a later generate can still give back must not fail this one.
     }
-  }
-
-  /**
-   * The guided noise prediction: the unet's own (guidance baked in), or uncond + g * (cond - uncond).
-   * Records in `info` which of the two the executable does.
-   */
-  #guide(info: PipelineInfo, prediction: Float32Array, batch: number | undefined, guidanceScale: number | undefined): Float32Array {
-    if (batch === 1) {
-      info.guidanceBaked = true;
-      if (guidanceScale !== undefined && guidanceScale !== BAKED_GUIDANCE_SCALE) {
-        throw new InvalidArgumentError(`this executable bakes guidance scale ${BAKED_GUIDANCE_SCALE} into its unet; guidanceScale ${guidanceScale} cannot be applied`);
-      }
-      return prediction;
-    }
-    if (batch !== 2) throw new ArtifactError(info.executable, `unet returned a batch of ${String(batch)}; expected 1 (guidance inside) or 2 (unconditional, conditional)`);
-    info.guidanceBaked = false;
-    const g = Math.fround(guidanceScale ?? BAKED_GUIDANCE_SCALE);
-    const half = prediction.length / 2;
-    const eps = new Float32Array(half);
-    for (let k = 0; k < half; k++) {
-      const u = prediction[k]!;
-      eps[k] = Math.fround(u + Math.fround(g * Math.fround(prediction[half + k]! - u)));
-    }
-    return eps;
   }
 }

@@ -11,7 +11,7 @@ export function createDdim(options: SchedulerOptions): Scheduler {
   const finalAlpha = cfg.setAlphaToOne ? 1 : alphasCumprod[0]!;
   const timesteps = integerTimesteps(options.timestepSpacing ?? 'leading', options.steps, cfg);
   const ratio = Math.floor(cfg.numTrainTimesteps / options.steps);
-  const counter = new StepCounter('ddim', timesteps.length);
+  const counter = new StepCounter('ddim', timesteps.length, options.beginIndex);
   return {
     ...integerTimestepScheduler('ddim', timesteps),
     step(modelOutput, i, sample) {

@@ -18,7 +18,7 @@ export function createDdpm(name: SchedulerName, options: SchedulerOptions): Sche
   const { alphasCumprod } = trainingSchedule(cfg);
   const timesteps = integerTimesteps(options.timestepSpacing ?? 'leading', options.steps, cfg);
   const n = timesteps.length;
-  const counter = new StepCounter(name, n);
+  const counter = new StepCounter(name, n, options.beginIndex);
   return {
     ...integerTimestepScheduler(name, timesteps),
     step(modelOutput, i, sample, generator?: NoiseSource) {

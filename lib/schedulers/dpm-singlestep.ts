@@ -25,7 +25,7 @@ export function createDpmSinglestep(name: SchedulerName, options: SchedulerOptio
   const finalZero = (options.finalSigmasType ?? 'zero') === 'zero';
   // set_timesteps turns lower_order_final on for an odd step count or a final sigma of 0.
   const orders = singlestepOrders(n, n % 2 !== 0 || finalZero, finalZero);
-  const counter = new StepCounter(name, n);
+  const counter = new StepCounter(name, n, options.beginIndex);
   let previous: Float32Array | undefined;
   let saved: Float32Array | undefined; // the sample at the last order-1 step
 

@@ -13,7 +13,7 @@ export function createDpmSolver(name: SchedulerName, options: SchedulerOptions, 
   const { timesteps, sigmas: sig } = lambdaSchedule(options);
   const finalSigmas = options.finalSigmasType ?? 'zero';
   const n = timesteps.length;
-  const counter = new StepCounter(name, n);
+  const counter = new StepCounter(name, n, options.beginIndex);
   let previous: Float32Array | undefined; // the last converted model output (m1)
   let lowerOrderNums = 0;
 

@@ -35,7 +35,7 @@ export function sigmaSchedule(
 
 export function createEuler(name: SchedulerName, options: SchedulerOptions, ancestral: boolean): Scheduler {
   const { timesteps, sigmas, spacing } = sigmaSchedule(options);
-  const counter = new StepCounter(name, timesteps.length);
+  const counter = new StepCounter(name, timesteps.length, options.beginIndex);
   return {
     ...sigmaSpaceScheduler(name, timesteps, sigmas, spacing),
     step(modelOutput, i, sample, generator?: NoiseSource) {

@@ -22,7 +22,7 @@ export function createHeun(name: SchedulerName, options: SchedulerOptions): Sche
   // sigmas: [s0, s1, s1, ..., s(n-1), s(n-1), 0]; timesteps: [t0, t1, t1, ..., t(n-1), t(n-1)].
   const sigmas = Float32Array.from([...interleaveAfterFirst(base.sigmas.subarray(0, -1)), 0]);
   const timesteps = interleaveAfterFirst(base.timesteps);
-  const counter = new StepCounter(name, timesteps.length);
+  const counter = new StepCounter(name, timesteps.length, options.beginIndex);
   let pending: { derivative: Float32Array; dt: number; sample: Float32Array } | undefined;
   return {
     ...sigmaSpaceScheduler(name, timesteps, sigmas, base.spacing),

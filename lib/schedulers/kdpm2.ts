@@ -56,7 +56,7 @@ export function createKdpm2(name: SchedulerName, options: SchedulerOptions, ance
     up = Float32Array.from([...interleaveAfterFirst(up), up[n]!]);
     down = Float32Array.from([...interleaveAfterFirst(down), down[n]!]);
   }
-  const counter = new StepCounter(name, timesteps.length);
+  const counter = new StepCounter(name, timesteps.length, options.beginIndex);
   let saved: Float32Array | undefined;
   const firstOrder = (i: number): boolean => i % 2 === 0;
 

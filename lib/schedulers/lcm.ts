@@ -32,7 +32,7 @@ export function createLcm(name: SchedulerName, options: SchedulerOptions): Sched
   const { alphasCumprod } = trainingSchedule(cfg);
   const timesteps = lcmTimesteps(options.steps, cfg.numTrainTimesteps);
   const n = timesteps.length;
-  const counter = new StepCounter(name, n);
+  const counter = new StepCounter(name, n, options.beginIndex);
   return {
     ...integerTimestepScheduler(name, timesteps),
     step(modelOutput, i, sample, generator?: NoiseSource) {

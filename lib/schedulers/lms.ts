@@ -34,7 +34,7 @@ export function lmsCoefficient(sigmas: ArrayLike<number>, order: number, t: numb
 
 export function createLms(name: SchedulerName, options: SchedulerOptions, maxOrder = 4): Scheduler {
   const { timesteps, sigmas, spacing } = sigmaSchedule(options);
-  const counter = new StepCounter(name, timesteps.length);
+  const counter = new StepCounter(name, timesteps.length, options.beginIndex);
   const derivatives: Float32Array[] = [];
   return {
     ...sigmaSpaceScheduler(name, timesteps, sigmas, spacing),
@@ -55,7 +55,9 @@ export function createLms(name: SchedulerName, options: SchedulerOptions, maxOrd
       for (let k = 0; k < n; k++) {
         // sum(coeff * derivative for ... zip(coeffs, reversed(derivatives))), then sample + sum.
         let acc = 0;
-        for (let c = 0; c < order; c++) acc = f32(acc + f32(coeffs[c]! * derivatives[derivatives.length - 1 - c]![k]!));
+        // zip() stops at the shorter list: after a late begin (img2img) there are fewer
+        // derivatives than the order asks for, and the extra coefficients go unused.
+        for (let c = 0; c < Math.min(order, derivatives.length); c++) acc = f32(acc + f32(coeffs[c]! * derivatives[derivatives.length - 1 - c]![k]!));
         out[k] = f32(sample[k]! + acc);
       }
       return out;

@@ -18,7 +18,7 @@ export function createPndm(options: SchedulerOptions): Scheduler {
   // concat(t[:-1], t[-2:-1], t[-1:])[::-1], with numpy's slicing of short arrays.
   const timesteps = [...base.slice(0, -1), ...base.slice(-2, -1), ...base.slice(-1)].reverse();
   const ratio = Math.floor(cfg.numTrainTimesteps / steps);
-  const counter = new StepCounter('pndm', timesteps.length);
+  const counter = new StepCounter('pndm', timesteps.length, options.beginIndex);
   let ets: Float32Array[] = [];
   let curSample: Float32Array | undefined;
 
@@ -42,9 +42,12 @@ export function createPndm(options: SchedulerOptions): Scheduler {
     ...integerTimestepScheduler('pndm', timesteps),
     step(modelOutput, i, sample) {
       counter.take(i, modelOutput, sample);
+      // diffusers' self.counter: the PLMS start (the repeated timestep) counts from the run's
+      // first step, also when img2img begins the run part-way.
+      const n0 = counter.taken(i);
       let t = timesteps[i]!;
       let prev = t - ratio;
-      if (i !== 1) {
+      if (n0 !== 1) {
         ets = ets.slice(-3);
         ets.push(modelOutput);
       } else {
@@ -55,10 +58,10 @@ export function createPndm(options: SchedulerOptions): Scheduler {
       let eps: Float32Array;
       let x = sample;
       const e = (back: number): Float32Array => ets[ets.length - back]!;
-      if (ets.length === 1 && i === 0) {
+      if (ets.length === 1 && n0 === 0) {
         eps = modelOutput;
         curSample = sample;
-      } else if (ets.length === 1 && i === 1) {
+      } else if (ets.length === 1 && n0 === 1) {
         eps = new Float32Array(n);
         for (let k = 0; k < n; k++) eps[k] = f32(f32(modelOutput[k]! + e(1)[k]!) / 2);
         x = curSample ?? sample;

@@ -46,15 +46,33 @@ export interface SchedulerOptions {
   sigmaSchedule?: SigmaSchedule;
   /** The training schedule; default SD 1.x. */
   training?: TrainingConfig;
+  /**
+   * diffusers' set_begin_index: the run starts at this index of `timesteps` (img2img's
+   * strength skips the first ones), with the scheduler's history as fresh as at step 0.
+   * step() then takes i from beginIndex on. Default 0.
+   */
+  beginIndex?: number;
 }
 
 /** Checks the contract of step() shared by every scheduler: matching lengths, steps in order. */
 export class StepCounter {
-  #next = 0;
+  #next: number;
+  /** The first step index (SchedulerOptions.beginIndex). */
+  readonly begin: number;
   constructor(
     private readonly name: string,
     private readonly length: number,
-  ) {}
+    begin = 0,
+  ) {
+    if (!Number.isInteger(begin) || begin < 0 || begin >= length) throw new RangeError(`${name}: beginIndex ${begin} is outside 0..${length - 1}`);
+    this.begin = begin;
+    this.#next = begin;
+  }
+
+  /** How many steps were taken before step i of this run (i - begin). */
+  taken(i: number): number {
+    return i - this.begin;
+  }
 
   take(i: number, modelOutput: Float32Array, sample: Float32Array): void {
     const { name } = this;

@@ -49,7 +49,7 @@ function bh2(h: number): { hh: number; hPhi1: number; bH: number; b: (order: num
 export function createUniPc(name: SchedulerName, options: SchedulerOptions): Scheduler {
   const { timesteps, sigmas: sig } = lambdaSchedule(options, { convertedSigmaMinIsLast: true });
   const n = timesteps.length;
-  const counter = new StepCounter(name, n);
+  const counter = new StepCounter(name, n, options.beginIndex);
   const outputs: (Float32Array | undefined)[] = [undefined, undefined]; // converted model outputs, oldest first
   let lastSample: Float32Array | undefined;
   let thisOrder = 0;

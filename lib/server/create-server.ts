@@ -19,6 +19,8 @@ import { registerPage } from './routes/page.js';
 import { registerPngInfo } from './routes/png-info.js';
 import { registerProgress } from './routes/progress.js';
 import { registerTxt2Img } from './routes/txt2img.js';
+import { registerImg2Img } from './routes/img2img.js';
+import type { WorkerInfo } from './worker/protocol.js';
 import { WorkerSupervisor } from './worker/supervisor.js';
 
 export { defaultWorkerEntry } from './resolve-options.js';
@@ -62,6 +64,7 @@ export function createServer(options: ServerOptions): SdMaliServer {
   registerProgress(app, ctx);
   registerPngInfo(app, resolved.limits.bodyLimit);
   registerTxt2Img(app, ctx);
+  registerImg2Img(app, ctx);
 
   let url: string | undefined;
   return {

@@ -5,6 +5,7 @@
  * latents it reached and returned; the images after an interrupt are not made.
  */
 import { AbortError } from '../errors.js';
+import { TORCH_SEED_MAX } from '../random/torch-generator.js';
 import type { SchedulerName, SigmaSchedule } from '../schedulers/index.js';
 import type { ServerContext } from './context.js';
 import type { WorkerGenerate, WorkerImage } from './worker/protocol.js';
@@ -22,6 +23,8 @@ export interface JobRequest {
   infotext: (seed: bigint) => string;
   /** A1111's task id, reported by /progress as current_task. */
   taskId: string;
+  /** img2img / inpainting fields passed to the worker as they are. */
+  img2img?: Pick<WorkerGenerate, 'image' | 'mask' | 'strength' | 'resizeMode' | 'maskBlur' | 'invertMask'>;
 }
 
 /** What the GPU worker needs for each image of `request`, but the seed and its infotext (the same for a board of the cluster). */
@@ -33,8 +36,12 @@ export function workerRequestOf(request: JobRequest): Omit<WorkerGenerate, 'seed
     scheduler: request.scheduler,
     ...(request.sigmaSchedule !== undefined ? { sigmaSchedule: request.sigmaSchedule } : {}),
     ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
+    ...request.img2img,
   };
 }
+
+/** The largest seed (torch's manual_seed takes a uint64). */
+export const MAX_SEED = TORCH_SEED_MAX;
 
 /**
  * The seeds of a request's images: firstSeed, firstSeed + 1, … as A1111 numbers them, exact

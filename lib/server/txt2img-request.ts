@@ -7,6 +7,7 @@
 import { fieldError } from './http-errors.js';
 import { parseInfotext } from './infotext.js';
 import type { ServerLimits } from './options.js';
+import { MAX_SEED } from './generation-job.js';
 
 export interface Txt2ImgRequest {
   prompt: string;
@@ -124,7 +125,7 @@ export function applyInfotext(body: Txt2ImgRequest, set: ReadonlySet<string>, li
   if (!set.has('batch_size') && has('Batch size')) body.batch_size = integer('batch_size', p['Batch size']!, 1, limits.maxImages);
   if (!set.has('seed') && has('Seed')) {
     const seed = String(p['Seed']).trim();
-    if (!/^(-1|\d{1,20})$/.test(seed) || BigInt(seed) >= 2n ** 64n) throw fieldError('seed', `infotext gives seed ${JSON.stringify(seed.slice(0, 40))}, not an integer from -1 to 2^64-1`);
+    if (!/^(-1|\d{1,20})$/.test(seed) || BigInt(seed) > MAX_SEED) throw fieldError('seed', `infotext gives seed ${JSON.stringify(seed.slice(0, 40))}, not an integer from -1 to 2^64-1`);
     if (seed === '-1') body.seed = -1;
     else overrides.seed = BigInt(seed);
   }

@@ -35,3 +35,15 @@ export function excess(actual: ArrayLike<number>, expected: ArrayLike<number>, r
   }
   return { worst, maxAbs };
 }
+
+export function readNpyF32(path: string): Float32Array {
+  const a = readNpy(path);
+  if (!(a.data instanceof Float32Array)) throw new Error(`${path}: not float32`);
+  return a.data;
+}
+
+export function readNpyU8(path: string): Uint8Array {
+  const a = readNpy(path);
+  if (!(a.data instanceof Uint8Array)) throw new Error(`${path}: not uint8`);
+  return a.data;
+}

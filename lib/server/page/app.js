@@ -1,8 +1,103 @@
-// The sd-mali page: calls the same A1111 API as any client (txt2img, progress, interrupt).
+// The sd-mali page: calls the same A1111 API as any client (txt2img, img2img, progress, interrupt).
 'use strict';
 
 const $ = (id) => document.getElementById(id);
 let polling = 0;
+/** img2img: the picked image and uploaded mask as data URLs; whether a mask was drawn. */
+const input = { image: null, maskFile: null, maskDrawn: false };
+/** The size the model makes (GET /internal/sd-mali/model), sent as width and height. */
+let modelSize = null;
+
+function readAsDataUrl(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+function loadImage(src) {
+  return new Promise((resolve, reject) => {
+    const img = new Image();
+    img.onload = () => resolve(img);
+    img.onerror = () => reject(new Error('the browser cannot decode this image'));
+    img.src = src;
+  });
+}
+
+function setMode(mode) {
+  $('img2img').hidden = mode !== 'img2img';
+}
+
+/** Shows the picked image with an empty mask canvas of its size over it. */
+async function pickImage(file) {
+  try {
+    const src = await readAsDataUrl(file);
+    const img = await loadImage(src);
+    input.image = src;
+    input.maskDrawn = false;
+    for (const id of ['init-canvas', 'mask-canvas']) {
+      $(id).width = img.naturalWidth;
+      $(id).height = img.naturalHeight;
+    }
+    $('init-canvas').getContext('2d').drawImage(img, 0, 0);
+    $('canvases').hidden = false;
+    $('drop-hint').hidden = true;
+    setStatus(`image: ${file.name || 'dropped'} (${img.naturalWidth}x${img.naturalHeight})`);
+  } catch (err) {
+    setStatus(err.message, true);
+  }
+}
+
+/** The brush: white strokes on the mask canvas, in the image's pixels. */
+function setUpMaskDrawing() {
+  const canvas = $('mask-canvas');
+  let last = null;
+  const at = (event) => {
+    const r = canvas.getBoundingClientRect();
+    return [((event.clientX - r.left) * canvas.width) / r.width, ((event.clientY - r.top) * canvas.height) / r.height];
+  };
+  const paint = (to) => {
+    const ctx = canvas.getContext('2d');
+    const radius = (Number($('brush').value) * canvas.width) / canvas.getBoundingClientRect().width / 2;
+    ctx.fillStyle = '#ffffff';
+    ctx.strokeStyle = '#ffffff';
+    ctx.lineWidth = radius * 2;
+    ctx.lineCap = 'round';
+    ctx.beginPath();
+    ctx.moveTo(...(last ?? to));
+    ctx.lineTo(...to);
+    ctx.stroke();
+    input.maskDrawn = true;
+    last = to;
+  };
+  canvas.addEventListener('pointerdown', (event) => {
+    if (!$('draw-mask').checked) return;
+    canvas.setPointerCapture(event.pointerId);
+    last = null;
+    paint(at(event));
+  });
+  canvas.addEventListener('pointermove', (event) => {
+    if (last) paint(at(event));
+  });
+  const stop = () => (last = null);
+  canvas.addEventListener('pointerup', stop);
+  canvas.addEventListener('pointercancel', stop);
+}
+
+/** The drawn mask as A1111 wants it: a PNG of the image's size, white = repaint, black = keep. */
+function drawnMask() {
+  const mask = $('mask-canvas');
+  const out = document.createElement('canvas');
+  out.width = mask.width;
+  out.height = mask.height;
+  const ctx = out.getContext('2d');
+  ctx.fillStyle = '#000000';
+  ctx.fillRect(0, 0, out.width, out.height);
+  ctx.drawImage(mask, 0, 0);
+  return out.toDataURL('image/png');
+}
 
 function setStatus(text, isError = false) {
   $('status').textContent = text;
@@ -20,7 +115,8 @@ async function api(path, init) {
 }
 
 async function loadMenus() {
-  const [samplers, models] = await Promise.all([api('/sdapi/v1/samplers'), api('/sdapi/v1/sd-models')]);
+  const [samplers, models, model] = await Promise.all([api('/sdapi/v1/samplers'), api('/sdapi/v1/sd-models'), api('/internal/sd-mali/model')]);
+  modelSize = { width: model.width, height: model.height };
   for (const s of samplers) $('sampler').add(new Option(s.name, s.name, s.name === 'Euler a', s.name === 'Euler a'));
   $('model').textContent = models[0] ? `model: ${models[0].title}` : '';
 }
@@ -68,21 +164,34 @@ async function generate(event) {
     steps: Number($('steps').value),
     sampler_name: $('sampler').value,
     seed: Number($('seed').value),
+    ...(modelSize ?? {}),
   };
+  const img2img = document.querySelector('input[name=mode]:checked').value === 'img2img';
+  if (img2img) {
+    if (!input.image) {
+      setStatus('pick or drop an image first', true);
+      return;
+    }
+    request.init_images = [input.image];
+    request.denoising_strength = Number($('strength').value);
+    const mask = input.maskDrawn ? drawnMask() : input.maskFile;
+    if (mask) Object.assign(request, { mask, mask_blur: 4, inpainting_fill: 1, inpaint_full_res: false });
+  }
   $('generate').disabled = true;
   $('interrupt').disabled = false;
   $('progress').value = 0;
   setStatus('waiting for the GPU…');
   polling = setInterval(poll, 500);
   try {
-    const result = await api('/sdapi/v1/txt2img', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    const result = await api(img2img ? '/sdapi/v1/img2img' : '/sdapi/v1/txt2img', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
     const info = JSON.parse(result.info);
     if (result.images.length === 0) {
       setStatus(info.interrupted ? 'interrupted' : 'no image came back');
       return;
     }
     const src = `data:image/png;base64,${result.images[0]}`;
-    const caption = `seed ${info.seed} · ${info.sampler_name} · ${info.steps} steps · CFG ${info.cfg_scale}${info.guidance_baked ? ' (baked)' : ''}`;
+    const strength = img2img ? ` · ${request.mask ? 'inpaint' : 'img2img'} strength ${info.denoising_strength}` : '';
+    const caption = `seed ${info.seed} · ${info.sampler_name} · ${info.steps} steps · CFG ${info.cfg_scale}${info.guidance_baked ? ' (baked)' : ''}${strength}`;
     // An interrupted run returns the image where it stopped (as A1111 does): shown, not kept.
     if (info.interrupted) {
       showImage(src, `${caption} · interrupted`);
@@ -103,5 +212,30 @@ async function generate(event) {
 }
 
 $('form').addEventListener('submit', generate);
+for (const radio of document.querySelectorAll('input[name=mode]')) radio.addEventListener('change', () => setMode(radio.value));
+$('init-file').addEventListener('change', () => $('init-file').files[0] && pickImage($('init-file').files[0]));
+$('mask-file').addEventListener('change', async () => {
+  const file = $('mask-file').files[0];
+  input.maskFile = file ? await readAsDataUrl(file) : null;
+});
+$('strength').addEventListener('input', () => ($('strength-value').textContent = $('strength').value));
+$('clear-mask').addEventListener('click', () => {
+  const canvas = $('mask-canvas');
+  canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
+  input.maskDrawn = false;
+});
+const drop = $('drop');
+drop.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (event) => {
+  event.preventDefault();
+  drop.classList.remove('over');
+  const file = event.dataTransfer.files[0];
+  if (file) pickImage(file);
+});
+setUpMaskDrawing();
 $('interrupt').addEventListener('click', () => api('/sdapi/v1/interrupt', { method: 'POST' }).catch((err) => setStatus(err.message, true)));
 loadMenus().catch((err) => setStatus(`cannot reach the API: ${err.message}`, true));

@@ -8,29 +8,17 @@ import { BODY_LIMITS } from '../body-limits.js';
 import type { ServerContext } from '../context.js';
 import { stringifyExact } from '../exact-json.js';
 import { callerOf, requestedCheckpoint } from '../caller.js';
-import { seedsOf, type JobResult } from '../generation-job.js';
-import { fieldError, HttpError } from '../http-errors.js';
+import { MAX_SEED, seedsOf, type JobResult } from '../generation-job.js';
+import { fieldError } from '../http-errors.js';
 import { logValue } from '../log-value.js';
 import { chooseSampler } from '../samplers.js';
 import { saveImage } from '../save-images.js';
-import { infotextOf, txt2imgInfo } from '../txt2img-info.js';
+import { generationInfo, infotextOf } from '../generation-info.js';
 import { applyInfotext, echoParameters, txt2imgSchema, type Txt2ImgRequest } from '../txt2img-request.js';
-import { WorkerCrashedError, WorkerJobError, WorkerLoadError } from '../worker/supervisor.js';
+import { httpErrorOf } from '../worker/http-status.js';
 
 /** Says which guidance scale was applied when the executable bakes its own in. */
 export const GUIDANCE_HEADER = 'x-sd-mali-guidance';
-
-const MAX_SEED = 2n ** 64n - 1n;
-
-function toHttpError(err: unknown): unknown {
-  if (err instanceof WorkerCrashedError) return new HttpError(500, err.message);
-  if (err instanceof WorkerLoadError) return new HttpError(503, err.message);
-  if (err instanceof WorkerJobError) {
-    const status = err.failure.code === 'INVALID_ARGUMENT' ? 422 : 500;
-    return new HttpError(status, `${err.failure.name}: ${err.failure.message.split('\n')[0]}`);
-  }
-  return err;
-}
 
 /** The checkpoint POST /options chose, if any. */
 export function settingsCheckpoint(ctx: ServerContext): string | undefined {
@@ -115,13 +103,17 @@ export function registerTxt2Img(app: FastifyInstance, ctx: ServerContext): void 
           ctx.log(`sd-mali serve: txt2img dropped: ${err.message}`);
           return reply.code(499).send({ detail: 'client disconnected' });
         }
-        throw toHttpError(err);
+        throw httpErrorOf(err);
       }
 
       if (gone.signal.aborted) ctx.log(`sd-mali serve: txt2img interrupted: the client disconnected (${result.images.length} of ${count} images made)`);
       const made = result.images;
       if (body.save_images) for (const m of made) await saveImage(ctx.outputDir, m.image.png, m.image.seed, result.jobTimestamp);
-      const info = txt2imgInfo({ body, count, firstSeed, allSeeds, model, identity, sampler, cfgApplied, baked, result, version: ctx.version });
+      const info = generationInfo({
+        ...{ body, count, firstSeed, allSeeds, model, identity, sampler, cfgApplied, baked, result, version: ctx.version },
+        denoisingStrength: null,
+        extraGenerationParams: baked ? { 'CFG scale': `${BAKED_GUIDANCE_SCALE} (baked into the executable; requested ${body.cfg_scale} not applied)` } : {},
+      });
       if (result.interrupted || result.skipped.length > 0) {
         ctx.log(`sd-mali serve: txt2img ${logValue(taskId, 40)}: ${made.length} of ${count} images made${result.interrupted ? ', interrupted' : ''}${result.skipped.length ? `, ${result.skipped.length} skipped` : ''}`);
       }

@@ -56,6 +56,12 @@ async function generate(id: number, request: Extract<ToWorker, { type: 'generate
       // A cancel (interrupt, skip) keeps what was made so far, as A1111 returns it.
       decodeOnAbort: true,
       ...(request.guidanceScale !== undefined ? { guidanceScale: request.guidanceScale } : {}),
+      ...(request.image !== undefined ? { image: request.image } : {}),
+      ...(request.mask !== undefined ? { mask: request.mask } : {}),
+      ...(request.strength !== undefined ? { strength: request.strength } : {}),
+      ...(request.resizeMode !== undefined ? { resizeMode: request.resizeMode } : {}),
+      ...(request.maskBlur !== undefined ? { maskBlur: request.maskBlur } : {}),
+      ...(request.invertMask !== undefined ? { invertMask: request.invertMask } : {}),
       onStep: (s) => {
         const now = performance.now();
         const withPreview = s.step === 1 || s.step === s.steps || now - lastPreview >= PREVIEW_EVERY_MS;
@@ -101,8 +107,9 @@ send({
     runtimePath: info.runtimePath,
     executable: info.executable,
     guidanceBaked: info.guidanceBaked === true,
-    width: latentW * 8,
-    height: latentH * 8,
+    width: info.imageSize.width,
+    height: info.imageSize.height,
+    canEncodeImages: info.canEncodeImages,
     loadMs: performance.now() - started,
   },
 });

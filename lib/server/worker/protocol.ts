@@ -29,6 +29,13 @@ export interface WorkerGenerate {
   seed: bigint;
   /** Only where the executable does not bake guidance in. */
   guidanceScale?: number;
+  /** img2img / inpainting: the init image's (and mask's) file bytes, checked by the server. */
+  image?: Uint8Array;
+  mask?: Uint8Array;
+  strength?: number;
+  resizeMode?: 0 | 1 | 2;
+  maskBlur?: number;
+  invertMask?: boolean;
 }
 
 export type ToWorker = { type: 'generate'; id: number; request: WorkerGenerate } | { type: 'cancel'; id: number };
@@ -47,6 +54,8 @@ export interface WorkerInfo {
   guidanceBaked: boolean;
   width: number;
   height: number;
+  /** Whether img2img and inpainting work (the model has vae_encode: built by sd-mali build). */
+  canEncodeImages: boolean;
   loadMs: number;
 }
 

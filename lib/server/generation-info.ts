@@ -1,14 +1,12 @@
 /**
- * What txt2img writes besides the images: each image's infotext (A1111's
+ * What txt2img and img2img write besides the images: each image's infotext (A1111's
  * create_infotext, which the PNG carries) and the response's `info` object, field for
  * field as A1111 1.10 returns it, with sd-mali's own fields at the end.
  */
-import { BAKED_GUIDANCE_SCALE } from '../pipeline/index.js';
 import type { JobResult } from './generation-job.js';
 import { createInfotext } from './infotext.js';
 import type { ModelIdentity } from './model-identity.js';
 import type { SamplerChoice } from './samplers.js';
-import type { Txt2ImgRequest } from './txt2img-request.js';
 import type { WorkerInfo } from './worker/protocol.js';
 
 export interface InfotextParts {
@@ -21,7 +19,13 @@ export interface InfotextParts {
   model: Pick<WorkerInfo, 'width' | 'height'>;
   identity: ModelIdentity;
   version: string;
+  /** img2img's fields after Model (Denoising strength), as A1111 orders them. */
+  afterModel?: InfotextParam[];
+  /** img2img's extras before Version (Mask blur, what ran differently). */
+  beforeVersion?: InfotextParam[];
 }
+
+type InfotextParam = [string, string | number | undefined];
 
 /** The infotext of each image, by its seed. */
 export function infotextOf(parts: InfotextParts): (seed: bigint) => string {
@@ -38,15 +42,18 @@ export function infotextOf(parts: InfotextParts): (seed: bigint) => string {
         ['Size', `${parts.model.width}x${parts.model.height}`],
         ['Model hash', parts.identity.shortHash ?? undefined],
         ['Model', parts.identity.name],
+        ...(parts.afterModel ?? []),
         // sd-mali's initial noise is torch.randn on the CPU: A1111's RNG setting "CPU".
         ['RNG', 'CPU'],
+        ...(parts.beforeVersion ?? []),
         ['Version', `sd-mali ${parts.version}`],
       ],
     });
 }
 
-export interface Txt2ImgInfoParts {
-  body: Txt2ImgRequest;
+export interface GenerationInfoParts {
+  /** The request's fields that info repeats. */
+  body: { prompt: string; negative_prompt: string; steps: number; batch_size: number; n_iter: number; cfg_scale: number };
   count: number;
   firstSeed: bigint;
   allSeeds: bigint[];
@@ -57,10 +64,15 @@ export interface Txt2ImgInfoParts {
   baked: boolean;
   result: JobResult;
   version: string;
+  /** img2img's strength; null for txt2img. */
+  denoisingStrength: number | null;
+  /** What A1111 would list beside the infotext's fixed fields. */
+  extraGenerationParams: Record<string, unknown>;
 }
 
 /** The response's `info` (a JSON string in the reply, with exact 64-bit seeds). */
-export function txt2imgInfo({ body, count, firstSeed, allSeeds, model, identity, sampler, cfgApplied, baked, result, version }: Txt2ImgInfoParts): Record<string, unknown> {
+export function generationInfo(parts: GenerationInfoParts): Record<string, unknown> {
+  const { body, count, firstSeed, allSeeds, model, identity, sampler, cfgApplied, baked, result, version } = parts;
   const made = result.images;
   return {
     prompt: body.prompt,
@@ -88,8 +100,8 @@ export function txt2imgInfo({ body, count, firstSeed, allSeeds, model, identity,
     sd_vae_hash: null,
     seed_resize_from_w: -1,
     seed_resize_from_h: -1,
-    denoising_strength: null,
-    extra_generation_params: baked ? { 'CFG scale': `${BAKED_GUIDANCE_SCALE} (baked into the executable; requested ${body.cfg_scale} not applied)` } : {},
+    denoising_strength: parts.denoisingStrength,
+    extra_generation_params: parts.extraGenerationParams,
     index_of_first_image: 0,
     infotexts: made.map((m) => m.image.parameters),
     styles: [],
