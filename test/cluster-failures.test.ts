@@ -1,6 +1,6 @@
 // What happens when a part of the cluster fails: a board killed mid-job, a GPU process that
 // dies, /interrupt, a client that leaves, Redis restarted mid-run. Real redis-server (with
-// an append-only file, as the README asks for), real `sd-mali worker` processes on the
+// an append-only file, as docs/cluster.md asks for), real `sd-mali worker` processes on the
 // stand-in model (cpu), the server with --redis on a loopback port.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker, stopWorker, waitForStatus, workerNamed, type TestWorker } from './support/cluster.js';

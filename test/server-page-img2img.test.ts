@@ -1,7 +1,7 @@
 // The page's img2img mode in headless Chromium: pick an image, set the strength, draw a mask
 // with the mouse, generate. On the stand-in (no vae_encode) the request the page sends is
 // checked and the server's 501 shows in the status line; on tiny-sd-a built by sd-mali build
-// the image comes back and the page shows it (that screenshot is the README's picture).
+// the image comes back and the page shows it (that screenshot is docs/img2img.md's picture).
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 // The page at `/` in a real browser (headless Chromium): type a prompt, press Generate, wait
-// for the image, check what the page shows. The screenshot is the README's picture.
+// for the image, check what the page shows. The screenshot is docs/server.md's picture.
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,7 +81,7 @@ describe.skipIf(!ready.available)(titled('the page at / in headless Chromium', r
     // Everything it loaded came from this server: no CDN.
     expect(requests.every((u) => u.startsWith(s.url) || u.startsWith('data:'))).toBe(true);
     expect(errors).toEqual([]);
-    // The README's picture; rewritten only when asked, so a test run leaves the tree clean
+    // docs/server.md's picture; rewritten only when asked, so a test run leaves the tree clean
     // (Chromium's bytes differ slightly from run to run).
     const dir = process.env['SD_MALI_UPDATE_SCREENSHOT'] === '1' ? join(REPO_ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'sd-mali-page-'));
     mkdirSync(dir, { recursive: true });

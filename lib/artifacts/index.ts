@@ -1,4 +1,4 @@
-/** The model directory that TVM's compile flow writes (see docs: artifact contract). */
+/** The model directory that a build writes; docs/artifact-contract.md is its contract. */
 export { parseWeightIndex, readWeightIndex, readWeightIndexFile, findIndexFile, INDEX_FILE_NAMES, type WeightIndex, type WeightShard, type WeightRecord, type RecordFormat } from './weight-index.js';
 export { loadWeights, expandBf16, type ModelWeights, type LoadWeightsOptions, type WeightLoadProgress } from './weight-loader.js';
 export { summarizeWeights, type WeightSummary } from './weight-summary.js';

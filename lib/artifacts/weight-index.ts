@@ -1,7 +1,8 @@
 /**
  * The weight index of a model directory: params/ndarray-cache.json (TVM <= v0.21) or
  * params/tensor-cache.json (newer TVM). Parsed and checked as a whole before any byte is
- * loaded, so a damaged file is reported by name instead of producing garbage.
+ * loaded, so a damaged file is reported by name instead of producing garbage. Its formats
+ * are described in docs/artifact-contract.md ("The weight index (`tensor-cache.json`)").
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';

@@ -18,7 +18,7 @@ import { RelaxVm } from './relax-vm.js';
 import { ResourceScope } from './resource-scope.js';
 import { loadTokenizer, resolveTokenizerSource, type TokenizerOrigin } from './tokenizer-source.js';
 
-/** The entry functions generate needs. */
+/** The entry functions generate needs (their arguments and results: docs/artifact-contract.md, "The executable"). */
 export const REQUIRED_FUNCTIONS = ['clip', 'concat_embeddings', 'unet', 'vae', 'image_to_rgba'] as const;
 /** Entry functions looked for besides: the VAE encoder (img2img) and the port's compiled scheduler steps. */
 const OPTIONAL_FUNCTIONS = ['vae_encode', 'pndm_scheduler_step_0', 'dpm_solver_multistep_scheduler_step'] as const;

@@ -1,6 +1,7 @@
 /**
  * What a model directory written by the TVM compile flow holds, found without loading
- * anything onto a device (used by load, `sd-mali info` and `sd-mali doctor`).
+ * anything onto a device (used by load, `sd-mali info` and `sd-mali doctor`). Which files
+ * these are: docs/artifact-contract.md ("Files").
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
