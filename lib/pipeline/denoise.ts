@@ -52,8 +52,8 @@ export async function denoise(model: LoadedModel, scope: ResourceScope, run: Den
       if (run.decodeOnAbort && done > 0) break;
       throw new AbortError(`generation aborted after ${done} of ${steps} steps`, { cause: signal.reason });
     }
-    // Asynchronous copies: a synchronous one would block the event loop behind any model
-    // call queued on this runtime (another pipeline's UNet step).
+    // The copies wait on the runtime's thread, behind any model call queued there (another
+    // pipeline's UNet step), never on the event loop.
     const [, copyIn] = await timer.time(async () => {
       await latentsIn.copyFromAsync(scheduler.scaleModelInput(x, i));
       await timestep.copyFromAsync(Int32Array.of(scheduler.modelTimestep(i)));

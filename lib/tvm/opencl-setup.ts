@@ -165,8 +165,8 @@ export async function diagnoseOpenCl(view: OpenClSystemView, options: DiagnoseOp
 
 /**
  * TVM's OpenCL device opencl:`id`, named through the library TVM opens (sd-mali's
- * forwarder, else the first of TVM's names that opens): for load(), which must not make the
- * synchronous runtime calls the full diagnosis makes. Undefined when it cannot be told.
+ * forwarder, else the first of TVM's names that opens): what load() asks, without the file
+ * and library checks of the full diagnosis. Undefined when it cannot be told.
  */
 export async function probeTvmOpenClDevice(view: Pick<OpenClSystemView, 'forwarderPath' | 'openLibrary' | 'openClPlatforms' | 'tvmDeviceName'>, id: number): Promise<OpenClDeviceIdentity | undefined> {
   let loader = view.forwarderPath();
