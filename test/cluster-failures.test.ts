@@ -101,7 +101,9 @@ describe.skipIf(!ready.available)(titled('the cluster when parts fail', ready), 
     const status = await waitForStatus(db.url(), (s) => s.workers.some((w) => w.lastJob?.outcome === 'interrupted'));
     const last = status.workers.find((w) => w.lastJob?.outcome === 'interrupted')!.lastJob!;
     expect(last.cancelledAtStep).toBeGreaterThanOrEqual(3);
-    expect(last.step - last.cancelledAtStep!).toBeLessThanOrEqual(1);
+    // The board counts steps from the GPU process's events, which can trail the GPU process by
+    // a step on a loaded machine when the cancel arrives: one step to honour it, one in flight.
+    expect(last.step - last.cancelledAtStep!).toBeLessThanOrEqual(2);
     expect(last.step).toBeLessThan(LONG_STEPS);
   }, 60_000);
 

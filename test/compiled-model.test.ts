@@ -8,8 +8,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadWeights, readWeightIndex, type ModelWeights } from '../lib/artifacts/index.js';
 import type { ModelManifest } from '../lib/build/index.js';
 import * as tvm from '../lib/tvm/index.js';
+import { DeviceUnavailableError } from '../lib/errors.js';
+import { StableDiffusion } from '../lib/pipeline/index.js';
 import { tinyModel, TINY_SOURCE, type TinyDtype, type TinyTarget } from './support/compiled-models.js';
-import { deviceUnavailable } from './support/devices.js';
+import { deviceUnavailable, TEST_LOAD_OPTIONS } from './support/devices.js';
 import { excess, readNpy } from './support/npy.js';
 import { allOf, testRuntime, titled } from './support/shared-data.js';
 
@@ -155,3 +157,24 @@ for (const v of VARIANTS) {
     });
   });
 }
+
+// An FP16 build's kernels need cl_khr_fp16; PoCL's CPU device (the suite's OpenCL) has none.
+const fp16Model = tinyModel('opencl', 'float16');
+const fp16Ready = { available: runtimeInfo.available && fp16Model.available, reason: runtimeInfo.reason || fp16Model.reason, path: fp16Model.path };
+describe.skipIf(!fp16Ready.available || runtimeInfo.abi !== 'tvm-ffi')(titled('an FP16 build on an OpenCL device without cl_khr_fp16', fp16Ready), () => {
+  it('is refused at load with the cause and the remedy, or runs where the device has it', async () => {
+    const rt = tvm.loadRuntime({ library: runtimeInfo.path });
+    if (deviceUnavailable(rt, 'opencl')) return;
+    const load = StableDiffusion.load(fp16Model.path, { ...TEST_LOAD_OPTIONS, device: 'opencl', tvmRuntime: runtimeInfo.path });
+    const pipe = await load.catch((e: unknown) => e);
+    if (pipe instanceof StableDiffusion) {
+      // A device with cl_khr_fp16 (not PoCL): the build loads.
+      expect(pipe.info.openClDevice?.fp16).toBe(true);
+      pipe.dispose();
+      return;
+    }
+    expect(pipe).toBeInstanceOf(DeviceUnavailableError);
+    expect((pipe as DeviceUnavailableError).reason).toBe('no-fp16');
+    expect((pipe as Error).message).toMatch(/FP16 build .* has no cl_khr_fp16.*--dtype float32/);
+  });
+});

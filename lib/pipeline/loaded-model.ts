@@ -4,7 +4,7 @@
  * where guidance happens) resolved from sd-mali.json or, without one, the RK3588 port's
  * fixed SD 1.5 layout.
  */
-import { ArtifactError, throwIfAborted } from '../errors.js';
+import { ArtifactError, DeviceUnavailableError, throwIfAborted } from '../errors.js';
 import { loadWeights, readWeightIndexFile, summarizeWeights, type ModelWeights, type WeightIndex } from '../artifacts/index.js';
 import { SD15_TRAINING, type TrainingConfig } from '../schedulers/index.js';
 import type { ClipTokenizer } from '../tokenizer/index.js';
@@ -191,6 +191,16 @@ export async function loadModel(dir: string, options: LoadOptions): Promise<Load
     // Every call from here on runs on the runtime's worker thread without blocking the
     // event loop: another pipeline on the same runtime may be in a long model call.
     const { device, executable, kind: deviceKind, openClDevice } = await chooseDevice(runtime, model, options.device, options.allowCpuOpenCl === true);
+    if (manifest?.precision === 'float16' && openClDevice && !openClDevice.fp16) {
+      // Its kernels declare half-precision arithmetic: the driver would refuse to build every
+      // one of them, deep inside the first model call.
+      throw new DeviceUnavailableError(
+        device.toString(),
+        'no-fp16',
+        `this model directory is an FP16 build and the OpenCL device '${openClDevice.name}' (${openClDevice.vendor}) has no cl_khr_fp16`,
+        'run it on a device that has cl_khr_fp16 (the Mali-G610 has), or rebuild it with sd-mali build --dtype float32',
+      );
+    }
     throwIfAborted(signal);
     const vm = scope.add(await RelaxVm.openAsync(runtime, executable, device));
     const functions: Record<string, boolean> = {};
