@@ -160,11 +160,11 @@ for (const v of VARIANTS) {
 
 // An FP16 build's kernels need cl_khr_fp16; PoCL's CPU device (the suite's OpenCL) has none.
 const fp16Model = tinyModel('opencl', 'float16');
-const fp16Ready = { available: runtimeInfo.available && fp16Model.available, reason: runtimeInfo.reason || fp16Model.reason, path: fp16Model.path };
+const fp16Ready = { ...allOf(runtimeInfo, fp16Model), path: fp16Model.path };
 describe.skipIf(!fp16Ready.available || runtimeInfo.abi !== 'tvm-ffi')(titled('an FP16 build on an OpenCL device without cl_khr_fp16', fp16Ready), () => {
   it('is refused at load with the cause and the remedy, or runs where the device has it', async () => {
     const rt = tvm.loadRuntime({ library: runtimeInfo.path });
-    if (deviceUnavailable(rt, 'opencl')) return;
+    if (await deviceUnavailable(rt, 'opencl')) return;
     const load = StableDiffusion.load(fp16Model.path, { ...TEST_LOAD_OPTIONS, device: 'opencl', tvmRuntime: runtimeInfo.path });
     const pipe = await load.catch((e: unknown) => e);
     if (pipe instanceof StableDiffusion) {
