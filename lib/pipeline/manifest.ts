@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { ArtifactError } from '../errors.js';
 import { SD15_TRAINING, type BetaSchedule, type TrainingConfig } from '../schedulers/index.js';
 
-export const MANIFEST_FILE = 'sd-mali.json';
-export const MANIFEST_FORMAT_VERSION = 1;
+// The file name and format version are the writer's (lib/build/manifest.ts): one home.
+import { MANIFEST_FILE, MANIFEST_FORMAT_VERSION } from '../build/manifest.js';
+
+export { MANIFEST_FILE, MANIFEST_FORMAT_VERSION };
 
 export interface ManifestFunction {
   /** The weight group it takes (`<params>_0 …`), if any. */
